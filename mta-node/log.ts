@@ -1,0 +1,8 @@
+/** The node's pino logger; POSTLANE_LOG_LEVEL sets the level (tests run with `silent`). */
+import { pino, type Logger } from 'pino';
+
+export type { Logger };
+
+export function createLogger(name = 'mta-node'): Logger {
+  return pino({ name, level: process.env.POSTLANE_LOG_LEVEL ?? 'info' });
+}

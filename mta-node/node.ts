@@ -1,0 +1,321 @@
+/**
+ * The MTA node: takes leases from the hub, prepares each message once (CRLF-normalised, DKIM
+ * signed once per message and signing domain), delivers each job through the SMTP pools and
+ * reports results through the journal. See lease-client.ts for the protocol side.
+ */
+import { EventEmitter } from 'node:events';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { DeliveryResult, DkimKey, HubLease, LeasedJob, SourceIp } from '../shared/protocol.ts';
+import { NODE_VERSION, type StaticRoutes } from './config.ts';
+import { DkimSignerPool, normalizeLineEnds } from './dkim.ts';
+import { deliverJob, localResult, SourceIpPicker } from './deliver.ts';
+import { Journal } from './journal.ts';
+import { LeaseClient } from './lease-client.ts';
+import { createLogger, type Logger } from './log.ts';
+import { MxResolver, type DnsLike } from './mx.ts';
+import { DEFAULT_LIMITS, DEFAULT_TIMEOUTS, SmtpPools, type PoolLimits, type SmtpTimeouts } from './smtp-pool.ts';
+
+export interface MtaNodeOptions {
+  /** ws:// or wss:// URL of the edge; `/v1/nodes/connect` is used when no path is given. */
+  edge: string;
+  token: string;
+  region: string;
+  nodeId: string;
+  ips: SourceIp[];
+  /** Deliveries in flight at once; pulls never ask for more. */
+  capacity: number;
+  journalPath: string;
+  dnsServers?: string[];
+  /** Static routes by domain (`*` for any): host:port used instead of MX. */
+  routes?: StaticRoutes | Record<string, { host: string; port: number }>;
+  timeouts?: Partial<SmtpTimeouts>;
+  /** Pool limits for every destination… */
+  limits?: Partial<PoolLimits>;
+  /** …and per provider (the job's `provider`). */
+  providerLimits?: Record<string, Partial<PoolLimits>>;
+  /** DKIM worker threads (default: cores; 0 signs in-thread). */
+  dkimWorkers?: number;
+  /** Verify certificates for jobs with requireTls (default true). */
+  verifyTlsWhenRequired?: boolean;
+  resultFlushMs?: number;
+  resultBatchMax?: number;
+  reconnectMinMs?: number;
+  reconnectMaxMs?: number;
+  /** How long stop() waits for deliveries in flight (ms). */
+  drainTimeoutMs?: number;
+  journal?: { maxBytes?: number; keepTerminal?: number; fsync?: boolean };
+  /** Prometheus registry to register the node's metrics on. */
+  registry?: Registry;
+  logger?: Logger;
+  /** DNS stub (tests). */
+  dns?: DnsLike;
+  version?: string;
+}
+
+export interface MtaNodeStats {
+  delivered: number;
+  deferred: number;
+  bounced: number;
+  fromJournal: number;
+  /** Leases dropped because they expired before sending. */
+  dropped: number;
+  inFlight: number;
+  leased: number;
+}
+
+interface HeldMessage {
+  raw: string;
+  refs: number;
+}
+
+export class MtaNode {
+  readonly events = new EventEmitter();
+  readonly stats: MtaNodeStats = { delivered: 0, deferred: 0, bounced: 0, fromJournal: 0, dropped: 0, inFlight: 0, leased: 0 };
+  readonly logger: Logger;
+  private readonly journal: Journal;
+  private readonly mx: MxResolver;
+  private readonly pools: SmtpPools;
+  private dkim: DkimSignerPool | null = null;
+  private readonly client: LeaseClient;
+  private readonly held = new Map<string, LeasedJob>();
+  private readonly messages = new Map<string, HeldMessage>();
+  private readonly prepared = new Map<string, { refs: number; body: Promise<Buffer> }>();
+  /** Jobs holding a reference on a prepared body. */
+  private readonly preparedBy = new Set<string>();
+  private keys = new Map<string, DkimKey>();
+  private picker = new SourceIpPicker([]);
+  private acceptedIps: SourceIp[] = [];
+  private stopping = false;
+  private idleWaiters: (() => void)[] = [];
+  private readonly metrics: {
+    results: Counter<'outcome'>;
+    duration: Histogram<'outcome'>;
+    inFlight: Gauge;
+    connections: Gauge;
+    connectsTotal: Counter;
+  };
+
+  constructor(private readonly options: MtaNodeOptions) {
+    this.logger = options.logger ?? createLogger();
+    this.journal = new Journal({ path: options.journalPath, logger: this.logger, ...options.journal });
+    const routes = options.routes instanceof Map ? options.routes : new Map(Object.entries(options.routes ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
+    this.mx = new MxResolver({ servers: options.dnsServers, routes, resolver: options.dns });
+    const registry = options.registry ?? new Registry();
+    this.metrics = {
+      results: new Counter({ name: 'postlane_node_results_total', help: 'Delivery results by outcome', labelNames: ['outcome'], registers: [registry] }),
+      duration: new Histogram({
+        name: 'postlane_node_delivery_seconds',
+        help: 'Time from start of an attempt to its result',
+        labelNames: ['outcome'],
+        buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+        registers: [registry],
+      }),
+      inFlight: new Gauge({ name: 'postlane_node_inflight', help: 'Jobs held by the node', registers: [registry] }),
+      connections: new Gauge({ name: 'postlane_node_smtp_connections', help: 'Open SMTP connections', registers: [registry] }),
+      connectsTotal: new Counter({ name: 'postlane_node_smtp_connects_total', help: 'SMTP connections opened', registers: [registry] }),
+    };
+    this.pools = new SmtpPools({ ...DEFAULT_TIMEOUTS, ...options.timeouts }, this.logger, {
+      onConnect: () => {
+        this.metrics.connectsTotal.inc();
+        this.metrics.connections.inc();
+      },
+      onClose: () => this.metrics.connections.dec(),
+    });
+    this.client = new LeaseClient({
+      edge: options.edge,
+      token: options.token,
+      nodeId: options.nodeId,
+      region: options.region,
+      version: options.version ?? NODE_VERSION,
+      ips: options.ips,
+      capacity: options.capacity,
+      journal: this.journal,
+      logger: this.logger,
+      flushMs: options.resultFlushMs,
+      batchMax: options.resultBatchMax,
+      reconnectMinMs: options.reconnectMinMs,
+      reconnectMaxMs: options.reconnectMaxMs,
+      handlers: {
+        onWelcome: (w) => {
+          // Keys are sent once per session: a new session starts with none.
+          this.keys = new Map();
+          const declared = new Set(options.ips.map((i) => i.address));
+          this.acceptedIps = w.acceptedIps.filter((i) => declared.has(i.address));
+          this.picker = new SourceIpPicker(this.acceptedIps);
+          if (this.acceptedIps.length < options.ips.length) {
+            this.logger.warn({ accepted: this.acceptedIps.map((i) => i.address) }, 'hub accepted only some of the declared IPs');
+          }
+          this.events.emit('welcome', w);
+        },
+        onLease: (lease) => this.onLease(lease),
+        onAck: (jobIds, n) => this.events.emit('ack', jobIds, n),
+        freeCapacity: () => (this.stopping ? 0 : options.capacity - this.held.size),
+        heldLeaseIds: () => [...this.held.values()].map((j) => j.leaseId),
+      },
+    });
+  }
+
+  /** Opens the journal, starts the signing workers and connects to the hub. */
+  async start(): Promise<void> {
+    await this.journal.open();
+    this.dkim = new DkimSignerPool({ size: this.options.dkimWorkers, logger: this.logger });
+    this.client.start();
+    this.logger.info({ nodeId: this.options.nodeId, region: this.options.region, capacity: this.options.capacity, dkimWorkers: this.dkim.workers }, 'MTA node started');
+  }
+
+  /** Resolves once the hub has welcomed the node and the unacked results were resent. */
+  whenConnected(): Promise<void> {
+    return this.client.whenReady();
+  }
+
+  get connected(): boolean {
+    return this.client.connected;
+  }
+
+  /** Results the hub has not acknowledged yet. */
+  unackedResults(): DeliveryResult[] {
+    return this.journal.unackedResults();
+  }
+
+  get openConnections(): number {
+    return this.pools.openConnections;
+  }
+
+  private onLease(lease: HubLease): void {
+    for (const k of lease.keys) this.keys.set(k.domain.toLowerCase(), k);
+    for (const m of lease.messages) {
+      const held = this.messages.get(m.messageId);
+      if (held) held.raw = m.raw;
+      else this.messages.set(m.messageId, { raw: m.raw, refs: 0 });
+    }
+    this.stats.leased += lease.jobs.length;
+    for (const job of lease.jobs) {
+      const msg = this.messages.get(job.messageId);
+      if (msg) msg.refs++;
+      this.held.set(job.jobId, job);
+      void this.run(job);
+    }
+    // Messages of this lease no job refers to.
+    for (const m of lease.messages) {
+      const held = this.messages.get(m.messageId);
+      if (held && held.refs === 0) this.messages.delete(m.messageId);
+    }
+    this.updateGauge();
+    this.events.emit('lease', lease);
+  }
+
+  private updateGauge(): void {
+    this.stats.inFlight = this.held.size;
+    this.metrics.inFlight.set(this.held.size);
+  }
+
+  private async run(job: LeasedJob): Promise<void> {
+    let result: DeliveryResult | null = null;
+    try {
+      result = await this.process(job);
+    } catch (err) {
+      this.logger.error({ err, jobId: job.jobId }, 'delivery failed unexpectedly');
+      result = localResult({ job, mx: null, sourceIp: null, tls: null, startedAt: Date.now() }, 'deferred', 'LOCAL', `internal error: ${(err as Error).message}`);
+    } finally {
+      this.held.delete(job.jobId);
+      const msg = this.messages.get(job.messageId);
+      if (msg && --msg.refs <= 0) this.messages.delete(job.messageId);
+      const pkey = `${job.messageId}|${job.dkimDomain ?? ''}`;
+      const prep = this.preparedBy.delete(job.jobId) ? this.prepared.get(pkey) : undefined;
+      if (prep && --prep.refs <= 0) this.prepared.delete(pkey);
+      this.updateGauge();
+    }
+    if (result) this.record(result);
+    else {
+      this.stats.dropped++;
+      this.logger.info({ jobId: job.jobId, leaseId: job.leaseId }, 'lease expired before sending; dropped (the hub re-queues it)');
+    }
+    if (this.held.size === 0) for (const w of this.idleWaiters.splice(0)) w();
+    this.client.pump();
+  }
+
+  private record(result: DeliveryResult): void {
+    this.stats[result.outcome]++;
+    if (result.fromJournal) this.stats.fromJournal++;
+    this.metrics.results.inc({ outcome: result.outcome });
+    this.metrics.duration.observe({ outcome: result.outcome }, Math.max(0, result.finishedAt - result.startedAt) / 1000);
+    this.client.report(result);
+    this.events.emit('result', result);
+  }
+
+  private async process(job: LeasedJob): Promise<DeliveryResult | null> {
+    const stillLeased = () => Date.now() < job.leaseExpiresAt;
+    if (!stillLeased()) return null;
+    // A dedup key the journal shows delivered or bounced is answered from the journal, not resent.
+    const done = this.journal.terminalFor(job.dedupKey);
+    if (done) return { ...done, jobId: job.jobId, leaseId: job.leaseId, fromJournal: true };
+    const ctx = { job, mx: null, sourceIp: null, tls: null, startedAt: Date.now() };
+    const source = this.picker.pick(job);
+    if ('error' in source) return localResult(ctx, 'deferred', 'LOCAL', source.error);
+    let body: Buffer;
+    try {
+      body = await this.preparedBody(job);
+    } catch (err) {
+      const stage = job.dkimDomain && !(err as Error).message.startsWith('message ') ? 'DKIM' : 'LOCAL';
+      return localResult({ ...ctx, sourceIp: source.address }, 'deferred', stage, (err as Error).message);
+    }
+    return deliverJob(job, body, source, {
+      mx: this.mx,
+      pools: this.pools,
+      ips: this.acceptedIps,
+      limits: { ...DEFAULT_LIMITS, ...this.options.limits },
+      providerLimits: this.options.providerLimits,
+      verifyTlsWhenRequired: this.options.verifyTlsWhenRequired,
+    }, stillLeased);
+  }
+
+  /** The bytes to send for a job: normalised and signed once per message and signing domain. */
+  private preparedBody(job: LeasedJob): Promise<Buffer> {
+    const pkey = `${job.messageId}|${job.dkimDomain ?? ''}`;
+    this.preparedBy.add(job.jobId);
+    const hit = this.prepared.get(pkey);
+    if (hit) {
+      hit.refs++;
+      return hit.body;
+    }
+    const msg = this.messages.get(job.messageId);
+    let body: Promise<Buffer>;
+    if (!msg) body = Promise.reject(new Error(`message ${job.messageId} was not sent with the lease`));
+    else if (!job.dkimDomain) body = Promise.resolve(Buffer.from(normalizeLineEnds(msg.raw)));
+    else {
+      const key = this.keys.get(job.dkimDomain.toLowerCase());
+      if (!key) body = Promise.reject(new Error(`no DKIM key for ${job.dkimDomain} in this session`));
+      else body = this.dkim!.sign(msg.raw, key).then((s) => Buffer.from(s));
+    }
+    body.catch(() => undefined);
+    this.prepared.set(pkey, { refs: 1, body });
+    return body;
+  }
+
+  /**
+   * Stops pulling, waits for deliveries in flight (up to drainTimeoutMs), journals and sends
+   * their results, then closes the hub connection, the SMTP pools, the workers and the journal.
+   */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.client.pausePulls();
+    const drainMs = this.options.drainTimeoutMs ?? 30_000;
+    if (this.held.size > 0) {
+      this.logger.info({ inFlight: this.held.size, drainMs }, 'draining deliveries in flight');
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, drainMs);
+        this.idleWaiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+    if (this.held.size > 0) this.logger.warn({ left: this.held.size }, 'drain timed out; their leases will expire and be re-queued');
+    await this.client.stop();
+    await this.pools.close();
+    await this.dkim?.close();
+    await this.journal.close();
+    this.logger.info('MTA node stopped');
+  }
+}
