@@ -3,6 +3,9 @@
  * half (so synchronized retries spread out), capped per attempt, bounded by the job's total TTL
  * after which the job ends as failed and goes to the dead-letter queue.
  */
+import * as v from 'valibot';
+import { DurationSchema, parseDuration } from './units.ts';
+
 export interface RetrySchedule {
   /** Delay before the second attempt. */
   initialMs: number;
@@ -55,3 +58,38 @@ export function planRetry(input: RetryInput): RetryDecision {
   }
   return { action: 'retry', at, delayMs };
 }
+
+/**
+ * A retry schedule as it reads in a policy file: `{ initial: "10m", factor: 2, max: "2h",
+ * jitter: 0.5, ttl: "72h" }`. The classifier converts each class's schedule once with
+ * `toRetrySchedule` and hands the numeric form to `planRetry`.
+ */
+export interface HumanRetrySchedule {
+  initial: string;
+  factor: number;
+  max: string;
+  jitter: number;
+  ttl: string;
+}
+
+export function toRetrySchedule(h: HumanRetrySchedule): RetrySchedule {
+  const s: RetrySchedule = {
+    initialMs: parseDuration(h.initial),
+    factor: h.factor,
+    maxDelayMs: parseDuration(h.max),
+    jitter: h.jitter,
+    ttlMs: parseDuration(h.ttl),
+  };
+  if (!(s.factor >= 1)) throw new RangeError(`retry factor ${h.factor} must be >= 1`);
+  if (!(s.jitter >= 0 && s.jitter <= 1)) throw new RangeError(`retry jitter ${h.jitter} must be within 0..1`);
+  if (s.maxDelayMs < s.initialMs) throw new RangeError(`retry max "${h.max}" is shorter than initial "${h.initial}"`);
+  return s;
+}
+
+export const HumanRetryScheduleSchema = v.strictObject({
+  initial: DurationSchema,
+  factor: v.pipe(v.number(), v.minValue(1), v.maxValue(10)),
+  max: DurationSchema,
+  jitter: v.pipe(v.number(), v.minValue(0), v.maxValue(1)),
+  ttl: DurationSchema,
+});
