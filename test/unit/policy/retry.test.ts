@@ -31,7 +31,8 @@ test('planRetry: a server-requested minimum delay wins over a shorter backoff', 
 test('planRetry: fails once the next attempt would pass the TTL', () => {
   const table: Array<[now: number, action: 'retry' | 'fail']> = [
     [DEFAULT_RETRY.ttlMs - HOUR, 'retry'],
-    [DEFAULT_RETRY.ttlMs - 60_000, 'fail'],
+    [DEFAULT_RETRY.ttlMs - 60_000, 'retry'], // lands exactly on the TTL: still allowed
+    [DEFAULT_RETRY.ttlMs - 59_999, 'fail'],
     [DEFAULT_RETRY.ttlMs + 1, 'fail'],
   ];
   for (const [now, action] of table) {
