@@ -4,6 +4,7 @@
  * Each operation is bounded by named timeouts, so a tarpit costs only its own destination.
  */
 import SMTPConnection from 'nodemailer/lib/smtp-connection/index.js';
+import { isIP } from 'node:net';
 import type { Logger } from './log.ts';
 
 export interface SmtpTimeouts {
@@ -161,7 +162,7 @@ export class SmtpSession {
       name: target.ehlo,
       localAddress: target.localAddress ?? undefined,
       // SNI and certificate name are the MX host, not the address we connect to.
-      servername: target.host,
+      servername: isIP(target.host) ? undefined : target.host,
       connectionTimeout: timeouts.connectMs,
       greetingTimeout: timeouts.greetingMs,
       socketTimeout: timeouts.commandMs,
@@ -170,7 +171,7 @@ export class SmtpSession {
       ignoreTLS: ignoreTls && !target.requireTls,
       requireTLS: target.requireTls,
       opportunisticTLS: !target.requireTls,
-      tls: { rejectUnauthorized: target.requireTls && target.verifyTls, servername: target.host },
+      tls: { rejectUnauthorized: target.requireTls && target.verifyTls, ...(isIP(target.host) ? {} : { servername: target.host }) },
       allowInternalNetworkInterfaces: true,
       logger: false,
     } as SMTPConnection.Options) as Conn;
