@@ -1,0 +1,74 @@
+/**
+ * The one Hono app, built from its ports. It knows no runtime: `edge/node.ts` and
+ * `edge/worker.ts` bind the ports and hand requests in.
+ */
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { bodyLimit } from 'hono/body-limit';
+import type { AppEnv } from './context.ts';
+import type { AppDeps } from './ports.ts';
+import { ApiError } from '../shared/errors.ts';
+import { onError } from './middleware/errors.ts';
+import { registerHealth } from './routes/health.ts';
+import { registerSendMessage } from './routes/messages-send.ts';
+import { registerSendBatch } from './routes/messages-batch.ts';
+import { registerGetMessage } from './routes/messages-get.ts';
+import { registerListMessages } from './routes/messages-list.ts';
+import { registerDomains } from './routes/domains.ts';
+import { registerNodes } from './routes/nodes.ts';
+import { registerTenants } from './routes/tenants.ts';
+
+export const API_VERSION = '0.1.0';
+/** A batch carries up to 1,000 messages; its body may be this many times one message's limit. */
+const BATCH_BODY_FACTOR = 4;
+
+export function createApp(deps: AppDeps) {
+  const app = new OpenAPIHono<AppEnv>({
+    // Every validation failure names the field and the reason (SPEC §2).
+    defaultHook: (result) => {
+      if (!result.success) {
+        const issue = result.error.issues[0];
+        const field = issue.path.map(String).join('.') || 'body';
+        throw new ApiError('invalid_request', `${field}: ${issue.message}`, { field, reason: issue.message });
+      }
+    },
+  });
+
+  app.use('*', async (c, next) => {
+    c.set('deps', deps);
+    const started = performance.now();
+    await next();
+    const route = c.req.routePath;
+    deps.metrics.inc('postlane_api_requests_total', { route, status: String(c.res.status) });
+    if (c.req.method === 'POST' && route.startsWith('/v1/messages')) {
+      deps.metrics.observe('postlane_accept_duration_seconds', { route }, (performance.now() - started) / 1000);
+    }
+  });
+
+  const tooLarge = () => {
+    throw new ApiError('payload_too_large', 'the request body is over the size limit', { limit: deps.config.maxMessageBytes });
+  };
+  // Base64 attachments grow by 4/3, and JSON adds its own; the per-message check is exact.
+  const singleLimit = Math.ceil(deps.config.maxMessageBytes * 1.4) + 64 * 1024;
+  app.use('/v1/messages', bodyLimit({ maxSize: singleLimit, onError: tooLarge }));
+  app.use('/v1/messages/batch', bodyLimit({ maxSize: singleLimit * BATCH_BODY_FACTOR, onError: tooLarge }));
+
+  app.onError(onError);
+  app.notFound((c) => c.json(new ApiError('not_found', `no route ${c.req.method} ${c.req.path}`).toBody(), 404));
+
+  registerHealth(app);
+  registerSendMessage(app);
+  registerSendBatch(app);
+  registerGetMessage(app);
+  registerListMessages(app);
+  registerDomains(app);
+  registerNodes(app);
+  registerTenants(app);
+
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
+  app.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: { title: 'Postlane API', version: API_VERSION, description: 'Accept, track and steer email delivery.' },
+    security: [{ bearer: [] }],
+  });
+  return app;
+}

@@ -1,0 +1,18 @@
+/** The Hono environment every route sees: the app's ports and the caller's identity. */
+import type { OpenAPIHono } from '@hono/zod-openapi';
+import type { AppDeps } from './ports.ts';
+
+export interface Caller {
+  tenantId: string;
+  keyId: string;
+  scopes: string[];
+}
+
+export type AppEnv = {
+  Variables: {
+    deps: AppDeps;
+    caller: Caller;
+  };
+};
+
+export type App = OpenAPIHono<AppEnv>;

@@ -1,0 +1,93 @@
+/**
+ * What a delivery result does to its job: pure, so every outcome is table-tested. The reply is
+ * classified with the provider table (shared/policy); deferrals are planned by the retry policy
+ * of the reply's class until the TTL is spent, then the job fails to the dead-letter state with
+ * its reason chain in the trace.
+ */
+import type { DeliveryResult } from '../../shared/protocol.ts';
+import { formatSmtpReply } from '../../shared/smtp-reply.ts';
+import { planRetry, type RetrySchedule } from '../../shared/policy/retry.ts';
+import { classifyReply } from '../../shared/policy/classifier.ts';
+import type { JobTransition } from '../ports.ts';
+import type { DeliveryJobRow } from '../store/schema.ts';
+
+const OPEN_STATES = ['leased', 'queued'];
+
+export interface TransitionContext {
+  now: number;
+  nodeId: string;
+  random?: () => number;
+  /** Operator bounds laid over every class's schedule (e.g. a shorter first retry). */
+  retryOverride?: Partial<RetrySchedule>;
+}
+
+export function replyLine(result: DeliveryResult): string {
+  if (result.reply) return formatSmtpReply(result.reply);
+  return `${result.stage ?? 'ERROR'}: ${result.error ?? 'no reply'}`;
+}
+
+export function transitionForResult(job: DeliveryJobRow, result: DeliveryResult, ctx: TransitionContext): JobTransition {
+  const { now } = ctx;
+  const classification = classifyReply(result.reply, { provider: job.provider, error: result.error, stage: result.stage });
+  const reply = replyLine(result);
+  const attempt = {
+    node: ctx.nodeId,
+    attempt: job.attempts,
+    mx: result.mx,
+    ip: result.sourceIp,
+    tls: result.tls,
+    reply,
+    code: result.reply?.code ?? null,
+    enhanced: result.reply?.enhanced ?? null,
+    stage: result.stage,
+    class: classification.class,
+    rule: classification.rule,
+    duration_ms: Math.max(0, result.finishedAt - result.startedAt),
+    from_journal: result.fromJournal || undefined,
+  };
+  const event = (type: string, data: Record<string, unknown>) => ({ messageId: job.messageId, jobId: job.id, type, at: now, data });
+  const base = { lastReply: reply, lastClass: classification.class, leaseId: null, leaseOwner: null, leaseExpiresAt: null };
+
+  if (result.outcome === 'delivered') {
+    return {
+      jobId: job.id,
+      fromStates: OPEN_STATES,
+      set: { ...base, lastClass: null, state: 'delivered', finishedAt: now },
+      events: [event('delivered', { ...attempt, class: undefined, rule: undefined })],
+    };
+  }
+
+  // A node's outcome says what the server did; the classifier may know better (a provider that
+  // answers a throttle with 5xx is a deferral, not a bounce).
+  const permanent = result.outcome === 'bounced' && classification.outcome === 'bounced';
+  if (permanent) {
+    return {
+      jobId: job.id,
+      fromStates: OPEN_STATES,
+      set: { ...base, state: 'bounced', finishedAt: now },
+      events: [event('bounced', { ...attempt, suppress_recipient: classification.suppressRecipient })],
+    };
+  }
+
+  const decision = planRetry({
+    attempts: job.attempts,
+    acceptedAt: job.createdAt,
+    now,
+    schedule: { ...classification.schedule, ...ctx.retryOverride },
+    random: ctx.random,
+  });
+  if (decision.action === 'fail') {
+    return {
+      jobId: job.id,
+      fromStates: OPEN_STATES,
+      set: { ...base, state: 'failed', finishedAt: now },
+      events: [event('deferred', { ...attempt, next_attempt_at: null }), event('failed', { reason: decision.reason, last_reply: reply, attempts: job.attempts })],
+    };
+  }
+  return {
+    jobId: job.id,
+    fromStates: OPEN_STATES,
+    set: { ...base, state: 'queued', nextAttemptAt: decision.at },
+    events: [event('deferred', { ...attempt, next_attempt_at: new Date(decision.at).toISOString(), retry_in_ms: decision.delayMs })],
+  };
+}

@@ -1,0 +1,54 @@
+/**
+ * The metrics port. Names and help texts are declared once here; the Node entry binds them to
+ * prom-client, the Worker to an in-isolate registry with the same text exposition.
+ */
+export const METRICS = {
+  postlane_api_requests_total: { type: 'counter', help: 'API requests by route and status', labels: ['route', 'status'] },
+  postlane_messages_accepted_total: { type: 'counter', help: 'Messages accepted (202) by lane', labels: ['lane'] },
+  postlane_api_rejections_total: { type: 'counter', help: 'Requests refused by error code', labels: ['code'] },
+  postlane_leases_granted_total: { type: 'counter', help: 'Delivery jobs leased to nodes', labels: ['region'] },
+  postlane_leases_expired_total: { type: 'counter', help: 'Leases that expired unreported and were re-queued', labels: [] },
+  postlane_delivery_results_total: { type: 'counter', help: 'Delivery results reported by nodes', labels: ['outcome'] },
+  postlane_hub_bad_frames_total: { type: 'counter', help: 'Protocol frames that failed validation', labels: [] },
+  postlane_accept_duration_seconds: { type: 'histogram', help: 'Time to accept a send request', labels: ['route'] },
+} as const;
+
+export type MetricName = keyof typeof METRICS;
+
+export interface Metrics {
+  inc(name: MetricName, labels?: Record<string, string>, value?: number): void;
+  observe(name: MetricName, labels: Record<string, string>, value: number): void;
+  /** Prometheus text exposition format. */
+  render(): Promise<string>;
+  contentType: string;
+}
+
+/** A dependency-free registry for runtimes without prom-client (Workers): counters and sums. */
+export function memoryMetrics(): Metrics {
+  const values = new Map<string, number>();
+  const key = (name: string, labels: Record<string, string> = {}) => {
+    const l = Object.entries(labels).map(([k, v]) => `${k}="${v.replace(/["\\\n]/g, '_')}"`).join(',');
+    return l ? `${name}{${l}}` : name;
+  };
+  return {
+    contentType: 'text/plain; version=0.0.4; charset=utf-8',
+    inc(name, labels, value = 1) {
+      const k = key(name, labels);
+      values.set(k, (values.get(k) ?? 0) + value);
+    },
+    observe(name, labels, value) {
+      const k = key(`${name}_sum`, labels);
+      values.set(k, (values.get(k) ?? 0) + value);
+      const c = key(`${name}_count`, labels);
+      values.set(c, (values.get(c) ?? 0) + 1);
+    },
+    async render() {
+      const lines: string[] = [];
+      for (const [name, def] of Object.entries(METRICS)) {
+        lines.push(`# HELP ${name} ${def.help}`, `# TYPE ${name} ${def.type === 'histogram' ? 'summary' : def.type}`);
+        for (const [k, v] of values) if (k.startsWith(name)) lines.push(`${k} ${v}`);
+      }
+      return lines.join('\n') + '\n';
+    },
+  };
+}

@@ -1,0 +1,36 @@
+/**
+ * Bearer API keys. Keys are stored as SHA-256 hashes; a short in-memory cache of hash → record
+ * spares the store one read per request (a revoked key stops working within the cache TTL).
+ */
+import type { MiddlewareHandler } from 'hono';
+import type { AppEnv } from '../context.ts';
+import type { ApiKeyRecord } from '../ports.ts';
+import { ApiError } from '../../shared/errors.ts';
+import { sha256Hex } from '../../shared/ids.ts';
+
+const CACHE_MS = 30_000;
+const cache = new Map<string, { record: ApiKeyRecord | null; at: number }>();
+
+export function requireScope(scope: 'send' | 'read' | 'admin'): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const header = c.req.header('authorization') ?? '';
+    const match = /^Bearer\s+(\S+)$/i.exec(header);
+    if (!match) throw new ApiError('unauthorized', 'missing Authorization: Bearer <api key>');
+    const deps = c.get('deps');
+    const now = deps.now?.() ?? Date.now();
+    const hash = await sha256Hex(match[1]);
+    let entry = cache.get(hash);
+    if (!entry || now - entry.at > CACHE_MS) {
+      entry = { record: await deps.store.findApiKey(hash), at: now };
+      cache.set(hash, entry);
+      if (cache.size > 10_000) cache.delete(cache.keys().next().value!);
+    }
+    if (!entry.record) throw new ApiError('unauthorized', 'the API key is unknown or revoked');
+    const { scopes } = entry.record;
+    if (!scopes.includes(scope) && !scopes.includes('admin')) {
+      throw new ApiError('forbidden', `this key lacks the "${scope}" scope`, { scope });
+    }
+    c.set('caller', entry.record);
+    await next();
+  };
+}

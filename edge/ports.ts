@@ -1,0 +1,179 @@
+/**
+ * The ports the app depends on. `createApp(deps)` knows only these interfaces; the Node entry
+ * binds them to libSQL and in-process implementations, the Worker to libSQL over HTTP and
+ * Durable Objects. Anything runtime-specific lives behind one of them.
+ */
+import type { Logger } from './logger.ts';
+import type { Metrics } from './metrics.ts';
+import type { DeliveryJobRow, MessageEventRow, MessageRow, SendingDomainRow } from './store/schema.ts';
+import type { MessageListQuery } from '../shared/api.ts';
+
+export interface ApiKeyRecord {
+  keyId: string;
+  tenantId: string;
+  scopes: string[];
+}
+
+export interface NodeTokenRecord {
+  id: string;
+  region: string;
+  allowedIps: string[];
+}
+
+export interface NewMessage {
+  message: MessageRow;
+  jobs: DeliveryJobRow[];
+  events: Omit<MessageEventRow, 'id'>[];
+}
+
+export interface IdempotencyClaim {
+  key: string;
+  requestHash: string;
+  status: number;
+  response: string;
+  /** Replays older than this are treated as new requests (SPEC §2: 24 h). */
+  expiresBefore: number;
+}
+
+export type AcceptOutcome =
+  | { kind: 'accepted' }
+  | { kind: 'replay'; status: number; response: string }
+  | { kind: 'conflict' };
+
+export interface SigningKeyRecord {
+  domain: string;
+  selector: string;
+  algorithm: 'rsa-sha256' | 'ed25519-sha256';
+  privateKeyEnc: string;
+}
+
+export interface ClaimRequest {
+  nodeId: string;
+  region: string;
+  pools: string[];
+  limit: number;
+  now: number;
+  leaseTtlMs: number;
+  /** Lanes in the order the scheduler wants them served, with a cap each (see shared/policy). */
+  laneQuotas?: Array<{ lane: string; limit: number }>;
+}
+
+export interface ClaimedJob extends DeliveryJobRow {
+  returnPathDomain: string | null;
+  dkimDomain: string | null;
+}
+
+export interface JobTransition {
+  jobId: string;
+  /** Only apply when the job is still in one of these states (guards late or duplicate results). */
+  fromStates: string[];
+  set: Partial<Pick<DeliveryJobRow, 'state' | 'attempts' | 'nextAttemptAt' | 'leaseId' | 'leaseOwner' | 'leaseExpiresAt' | 'lastReply' | 'lastClass' | 'finishedAt'>>;
+  events: Omit<MessageEventRow, 'id'>[];
+}
+
+export interface Store {
+  /** Cheap round trip used by health checks and the 503 path. */
+  ping(): Promise<void>;
+
+  findApiKey(keyHash: string): Promise<ApiKeyRecord | null>;
+  createTenant(tenant: { id: string; name: string; now: number }, key: { id: string; keyHash: string; prefix: string; scopes: string[] }): Promise<void>;
+  findNodeToken(tokenHash: string): Promise<NodeTokenRecord | null>;
+  createNodeToken(input: { id: string; tokenHash: string; region: string; allowedIps: string[]; name?: string | null; now: number }): Promise<void>;
+
+  /** Writes the messages, their jobs and events, and the idempotency record, atomically. */
+  acceptMessages(tenantId: string, items: NewMessage[], idempotency: IdempotencyClaim | null): Promise<AcceptOutcome>;
+  getMessage(tenantId: string, id: string): Promise<{ message: MessageRow; jobs: DeliveryJobRow[]; events: MessageEventRow[] } | null>;
+  listMessages(tenantId: string, query: MessageListQuery): Promise<Array<MessageRow & { status: string; recipients: number }>>;
+  /** Queued (not yet final) jobs per lane for a tenant: feeds admission control. */
+  backlog(tenantId: string | null): Promise<Array<{ lane: string; tenantId: string; queued: number }>>;
+
+  knownPools(): Promise<Array<{ name: string; tenantId: string | null }>>;
+  ensurePool(name: string, tenantId: string | null, now: number): Promise<void>;
+
+  createDomain(row: SendingDomainRow): Promise<'created' | 'exists'>;
+  listDomains(tenantId: string): Promise<SendingDomainRow[]>;
+  findDomain(tenantId: string, domain: string): Promise<SendingDomainRow | null>;
+  signingKeys(domains: Array<{ tenantId: string; domain: string }>): Promise<Array<SigningKeyRecord & { tenantId: string }>>;
+
+  upsertNode(node: { id: string; region: string; version: string; ips: Array<{ address: string; pool: string; ehlo: string }>; capacity: number; now: number }): Promise<void>;
+  /** Atomically moves ready jobs to `leased` for this node; one job is never leased twice. */
+  claimJobs(req: ClaimRequest): Promise<ClaimedJob[]>;
+  messageBodies(ids: string[]): Promise<Array<{ id: string; raw: string }>>;
+  extendLeases(nodeId: string, leaseIds: string[], expiresAt: number): Promise<void>;
+  jobsByIds(ids: string[]): Promise<DeliveryJobRow[]>;
+  applyTransitions(transitions: JobTransition[]): Promise<string[]>;
+  /** Returns expired leases to the queue and records why. */
+  expireLeases(now: number): Promise<number>;
+  /** Ready jobs that no connected node can take (e.g. their region has no node). */
+  readyJobsOutside(regions: string[], now: number, limit: number): Promise<DeliveryJobRow[]>;
+  appendEvents(events: Omit<MessageEventRow, 'id'>[]): Promise<void>;
+}
+
+export interface TakeResult {
+  granted: boolean;
+  /** Tokens left after this take (0 when refused). */
+  remaining: number;
+  /** When refused: how long until `n` tokens are there. */
+  retryAfterMs: number;
+}
+
+export interface BucketLimit {
+  ratePerSec: number;
+  burst: number;
+}
+
+/** Token buckets shared by every edge instance (Durable Objects on Workers, memory on Node). */
+export interface Counters {
+  take(name: string, n: number, limit: BucketLimit): Promise<TakeResult>;
+}
+
+export interface NodeSummary {
+  nodeId: string;
+  region: string;
+  version: string;
+  ips: Array<{ address: string; pool: string; ehlo: string }>;
+  credits: number;
+  leased: number;
+  connectedAt: number;
+}
+
+/** The app's view of the lease hub: node connections are runtime-specific, work signals are not. */
+export interface LeaseHubPort {
+  /** New work is committed; wake nodes waiting with credits. */
+  notifyWork(region: string | null): void;
+  /** Takes the node's upgrade request (Worker: forwards to the region's Durable Object). */
+  connect(request: Request, region: string): Promise<Response>;
+  nodes(): Promise<NodeSummary[]>;
+}
+
+export interface Secrets {
+  /** Encrypts a DKIM private key for storage. */
+  seal(plaintext: string): Promise<string>;
+  open(sealed: string): Promise<string>;
+}
+
+export interface AppConfig {
+  maxMessageBytes: number;
+  /** Default per-tenant API rate, messages per second, and its burst. */
+  tenantRatePerSec: number;
+  tenantBurst: number;
+  /** Queued jobs per tenant and lane past which new sends get 429. */
+  laneBacklogLimit: number;
+  leaseTtlMs: number;
+  heartbeatMs: number;
+  /** Whether the from-domain must be DNS-verified, not only registered. */
+  requireVerifiedDomain: boolean;
+}
+
+export interface AppDeps {
+  store: Store;
+  counters: Counters;
+  hub: LeaseHubPort;
+  secrets: Secrets;
+  config: AppConfig;
+  logger: Logger;
+  metrics: Metrics;
+  now?: () => number;
+}
+
+export type { Logger };

@@ -1,0 +1,209 @@
+/**
+ * Turns validated API bodies into the rows the store commits on accept: the message (its MIME
+ * built once), one delivery job per distinct recipient, and the first events. Pure apart from
+ * the lookups passed in, so the field rules are tested without I/O.
+ */
+import { LANES, type Lane, type SendMessage } from '../../shared/api.ts';
+import { parseMailbox, type Mailbox, type MailboxInput } from '../../shared/address.ts';
+import { buildMime, type MimeAttachment } from '../../shared/mime.ts';
+import { ApiError, invalid } from '../../shared/errors.ts';
+import { newId } from '../../shared/ids.ts';
+import { providerFor } from '../../shared/policy/providers.ts';
+import type { NewMessage } from '../ports.ts';
+import type { SendingDomainRow } from '../store/schema.ts';
+
+export interface AcceptContext {
+  tenantId: string;
+  now: number;
+  maxMessageBytes: number;
+  /** Registered sending domains of the tenant, by ASCII domain. */
+  domain(domain: string): Promise<SendingDomainRow | null>;
+  /** Pools the tenant may use: shared ones and its own dedicated ones. */
+  pools: Map<string, { tenantId: string | null }>;
+  requireVerifiedDomain: boolean;
+}
+
+/** Headers the platform writes itself; a caller setting them would break structure or auth. */
+const RESERVED_HEADERS = new Set([
+  'from', 'to', 'cc', 'bcc', 'reply-to', 'subject', 'date', 'message-id', 'mime-version',
+  'content-type', 'content-transfer-encoding', 'dkim-signature', 'return-path', 'received',
+  'sender', 'arc-seal', 'arc-message-signature', 'arc-authentication-results',
+]);
+// RFC 5322 §3.6.8: field names are printable US-ASCII except colon.
+const HEADER_NAME = /^[\x21-\x39\x3b-\x7e]{1,76}$/;
+const MAX_RECIPIENTS = 1000;
+
+function mailboxes(field: string, value: MailboxInput | MailboxInput[] | undefined): Mailbox[] {
+  if (value === undefined) return [];
+  const list = Array.isArray(value) ? value : [value];
+  return list.map((item, i) => {
+    const parsed = parseMailbox(item);
+    if (!parsed.ok) throw invalid(Array.isArray(value) ? `${field}[${i}]` : field, parsed.reason);
+    return parsed.mailbox;
+  });
+}
+
+function noLineBreaks(field: string, value: string) {
+  // RFC 5322 §2.2: a header body is one logical line; CR or LF in it would inject headers.
+  if (/[\r\n\0]/.test(value)) throw invalid(field, 'contains CR, LF or NUL (header injection)');
+}
+
+function decodedLength(b64: string): number | null {
+  const clean = b64.replace(/\s+/g, '');
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(clean) || clean.length % 4 !== 0) return null;
+  return (clean.length / 4) * 3 - (clean.endsWith('==') ? 2 : clean.endsWith('=') ? 1 : 0);
+}
+
+export async function prepareMessage(body: SendMessage, ctx: AcceptContext, index: number | null = null): Promise<NewMessage> {
+  const at = (field: string) => (index === null ? field : `messages[${index}].${field}`);
+  const wrap = <T>(fn: () => T): T => {
+    try {
+      return fn();
+    } catch (e) {
+      if (e instanceof ApiError && e.code === 'invalid_request' && index !== null) {
+        throw invalid(at(String(e.details.field)), String(e.details.reason));
+      }
+      throw e;
+    }
+  };
+
+  const from = wrap(() => mailboxes('from', body.from)[0]);
+  const to = wrap(() => mailboxes('to', body.to));
+  const cc = wrap(() => mailboxes('cc', body.cc));
+  const bcc = wrap(() => mailboxes('bcc', body.bcc));
+  const replyTo = wrap(() => mailboxes('reply_to', body.reply_to));
+  wrap(() => noLineBreaks('subject', body.subject));
+
+  const lane = (body.lane ?? 'transactional') as Lane;
+  if (!LANES.includes(lane)) throw invalid(at('lane'), `unknown lane; use one of ${LANES.join(', ')}`);
+  const pool = body.pool ?? 'default';
+  const poolInfo = ctx.pools.get(pool);
+  if (!poolInfo || (poolInfo.tenantId !== null && poolInfo.tenantId !== ctx.tenantId)) {
+    throw invalid(at('pool'), `unknown pool "${pool}"`);
+  }
+  if (body.constraints?.dedicated_only && poolInfo.tenantId === null) {
+    throw invalid(at('pool'), `pool "${pool}" is shared but constraints.dedicated_only is set`);
+  }
+
+  if (body.text === undefined && body.html === undefined) throw invalid(at('text'), 'one of text or html is required');
+
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(body.headers ?? {})) {
+    if (!HEADER_NAME.test(name)) throw invalid(at(`headers.${name}`), 'not a valid header field name (RFC 5322 §3.6.8)');
+    if (RESERVED_HEADERS.has(name.toLowerCase())) throw invalid(at(`headers.${name}`), 'is set by Postlane and cannot be overridden');
+    wrap(() => noLineBreaks(`headers.${name}`, value));
+    headers[name] = value;
+  }
+
+  let attachmentBytes = 0;
+  const attachments: MimeAttachment[] = (body.attachments ?? []).map((a, i) => {
+    wrap(() => noLineBreaks(`attachments[${i}].filename`, a.filename));
+    if (/[\r\n";]/.test(a.content_type) || !/^[\w.+-]+\/[\w.+-]+$/.test(a.content_type)) {
+      throw invalid(at(`attachments[${i}].content_type`), 'not a MIME type like application/pdf');
+    }
+    const size = decodedLength(a.content);
+    if (size === null) throw invalid(at(`attachments[${i}].content`), 'not valid base64');
+    attachmentBytes += size;
+    return { filename: a.filename, contentType: a.content_type, contentBase64: a.content, contentId: a.content_id ?? null };
+  });
+
+  const sendingDomain = await ctx.domain(from.domain);
+  if (!sendingDomain) {
+    throw invalid(at('from'), `sending domain ${from.domain} is not registered for this tenant; add it with POST /v1/domains`);
+  }
+  if (ctx.requireVerifiedDomain && sendingDomain.status !== 'verified') {
+    throw invalid(at('from'), `sending domain ${from.domain} is not verified yet (status ${sendingDomain.status})`);
+  }
+
+  const sendAt = body.send_at ? Date.parse(body.send_at) : null;
+
+  const recipients = new Map<string, { mailbox: Mailbox; kind: string }>();
+  for (const [kind, list] of [['to', to], ['cc', cc], ['bcc', bcc]] as const) {
+    for (const m of list) if (!recipients.has(m.address.toLowerCase())) recipients.set(m.address.toLowerCase(), { mailbox: m, kind });
+  }
+  if (recipients.size === 0) throw invalid(at('to'), 'at least one recipient in to, cc or bcc is required');
+  if (recipients.size > MAX_RECIPIENTS) throw invalid(at('to'), `at most ${MAX_RECIPIENTS} recipients per message`);
+
+  const messageId = newId('msg', ctx.now);
+  const raw = buildMime({
+    from,
+    to,
+    cc,
+    replyTo,
+    subject: body.subject,
+    text: body.text ?? null,
+    html: body.html ?? null,
+    headers,
+    attachments,
+    messageId: `${messageId}@${from.domain}`,
+    date: new Date(ctx.now),
+  });
+  const sizeBytes = new TextEncoder().encode(raw).length;
+  if (sizeBytes > ctx.maxMessageBytes || attachmentBytes > ctx.maxMessageBytes) {
+    throw new ApiError('payload_too_large', `${at('message')} is ${sizeBytes} bytes encoded; the limit is ${ctx.maxMessageBytes}`, {
+      field: at('attachments'),
+      limit: ctx.maxMessageBytes,
+      size: sizeBytes,
+    });
+  }
+
+  const nextAttemptAt = sendAt && sendAt > ctx.now ? sendAt : ctx.now;
+  const jobs = [...recipients.values()].map(({ mailbox, kind }) => ({
+    id: newId('job', ctx.now),
+    messageId,
+    tenantId: ctx.tenantId,
+    recipient: mailbox.address,
+    recipientKind: kind,
+    domain: mailbox.domain,
+    provider: providerFor(mailbox.domain),
+    pool,
+    lane,
+    region: body.constraints?.region ?? null,
+    dedupKey: `${messageId}:${mailbox.address.toLowerCase()}`,
+    state: 'queued',
+    attempts: 0,
+    nextAttemptAt,
+    leaseId: null,
+    leaseOwner: null,
+    leaseExpiresAt: null,
+    lastReply: null,
+    lastClass: null,
+    createdAt: ctx.now,
+    updatedAt: ctx.now,
+    finishedAt: null,
+  }));
+
+  const events: NewMessage['events'] = [
+    {
+      messageId,
+      jobId: null,
+      type: 'accepted',
+      at: ctx.now,
+      data: { recipients: jobs.length, lane, pool, size_bytes: sizeBytes },
+    },
+  ];
+  if (nextAttemptAt > ctx.now) {
+    events.push({ messageId, jobId: null, type: 'scheduled', at: ctx.now, data: { send_at: new Date(nextAttemptAt).toISOString() } });
+  }
+
+  return {
+    message: {
+      id: messageId,
+      tenantId: ctx.tenantId,
+      fromAddress: from.address,
+      fromDomain: from.domain,
+      subject: body.subject,
+      lane,
+      pool,
+      raw,
+      sizeBytes,
+      messageIdHeader: `<${messageId}@${from.domain}>`,
+      tags: body.tags ?? null,
+      constraints: body.constraints ?? null,
+      sendAt,
+      createdAt: ctx.now,
+    },
+    jobs,
+    events,
+  };
+}

@@ -1,0 +1,145 @@
+/**
+ * The send path shared by `POST /v1/messages`, `/v1/messages/batch` and the compatibility
+ * endpoint: rate limit, admission, validation, one atomic commit with the idempotency record,
+ * then a wake-up for the lease hub. A 202 leaves here only after the commit.
+ */
+import type { Context } from 'hono';
+import type { AppEnv } from '../context.ts';
+import type { NewMessage } from '../ports.ts';
+import type { SendMessage } from '../../shared/api.ts';
+import { ApiError } from '../../shared/errors.ts';
+import { sha256Hex } from '../../shared/ids.ts';
+import { prepareMessage, type AcceptContext } from './accept.ts';
+
+const IDEMPOTENCY_WINDOW_MS = 24 * 3600_000;
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,256}$/;
+const POOLS_CACHE_MS = 5_000;
+const BACKLOG_CACHE_MS = 1_000;
+
+interface SendCaches {
+  pools: { at: number; pools: Map<string, { tenantId: string | null }> } | null;
+  backlog: Map<string, { at: number; byLane: Map<string, number> }>;
+}
+/** Short-lived read caches, one set per app instance. */
+const cachesByDeps = new WeakMap<object, SendCaches>();
+function caches(c: Context<AppEnv>): SendCaches {
+  const deps = c.get('deps');
+  let entry = cachesByDeps.get(deps);
+  if (!entry) cachesByDeps.set(deps, (entry = { pools: null, backlog: new Map() }));
+  return entry;
+}
+
+export interface SendOutcome {
+  status: number;
+  body: unknown;
+  replayed: boolean;
+}
+
+async function poolsFor(c: Context<AppEnv>, now: number) {
+  const cache = caches(c);
+  if (!cache.pools || now - cache.pools.at > POOLS_CACHE_MS) {
+    const rows = await c.get('deps').store.knownPools();
+    cache.pools = { at: now, pools: new Map(rows.map((r) => [r.name, { tenantId: r.tenantId }])) };
+  }
+  return cache.pools.pools;
+}
+
+/** Admission control: a lane whose backlog is over its bound takes no more until it drains. */
+async function admit(c: Context<AppEnv>, tenantId: string, lanes: string[], now: number) {
+  const { store, config } = c.get('deps');
+  const backlog = caches(c).backlog;
+  let entry = backlog.get(tenantId);
+  if (!entry || now - entry.at > BACKLOG_CACHE_MS) {
+    const rows = await store.backlog(tenantId);
+    entry = { at: now, byLane: new Map(rows.map((r) => [r.lane, r.queued])) };
+    backlog.set(tenantId, entry);
+  }
+  for (const lane of new Set(lanes)) {
+    const queued = entry.byLane.get(lane) ?? 0;
+    if (queued >= config.laneBacklogLimit) {
+      throw new ApiError(
+        'rate_limited',
+        `lane ${lane} has ${queued} undelivered recipients queued, over its bound of ${config.laneBacklogLimit}`,
+        { limit: `lane_backlog:${lane}`, queued, bound: config.laneBacklogLimit },
+        30,
+      );
+    }
+  }
+}
+
+export async function sendMessages(
+  c: Context<AppEnv>,
+  bodies: SendMessage[],
+  shape: 'single' | 'batch',
+  render: (accepted: NewMessage[]) => unknown = defaultRender(shape),
+): Promise<SendOutcome> {
+  const deps = c.get('deps');
+  const { tenantId } = c.get('caller');
+  const now = deps.now?.() ?? Date.now();
+
+  const idempotencyKey = c.req.header('idempotency-key') ?? null;
+  if (idempotencyKey !== null && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
+    throw new ApiError('invalid_request', 'Idempotency-Key must be 1-256 visible ASCII characters', { field: 'Idempotency-Key', reason: 'invalid characters or length' });
+  }
+
+  const bucket = await deps.counters.take(`tenant:${tenantId}:send`, bodies.length, {
+    ratePerSec: deps.config.tenantRatePerSec,
+    burst: deps.config.tenantBurst,
+  });
+  if (!bucket.granted) {
+    throw new ApiError(
+      'rate_limited',
+      `tenant send rate of ${deps.config.tenantRatePerSec} messages/s is exhausted`,
+      { limit: 'tenant_send_rate', rate_per_sec: deps.config.tenantRatePerSec },
+      Math.max(1, Math.ceil(bucket.retryAfterMs / 1000)),
+    );
+  }
+
+  await admit(c, tenantId, bodies.map((b) => b.lane ?? 'transactional'), now);
+
+  const domains = new Map<string, Awaited<ReturnType<AcceptContext['domain']>>>();
+  const ctx: AcceptContext = {
+    tenantId,
+    now,
+    maxMessageBytes: deps.config.maxMessageBytes,
+    requireVerifiedDomain: deps.config.requireVerifiedDomain,
+    pools: await poolsFor(c, now),
+    async domain(name) {
+      if (!domains.has(name)) domains.set(name, await deps.store.findDomain(tenantId, name));
+      return domains.get(name)!;
+    },
+  };
+  const items: NewMessage[] = [];
+  for (let i = 0; i < bodies.length; i++) items.push(await prepareMessage(bodies[i], ctx, shape === 'batch' ? i : null));
+
+  const body = render(items);
+  const response = JSON.stringify(body);
+  const idem = idempotencyKey
+    ? {
+        key: idempotencyKey,
+        requestHash: await sha256Hex(`${c.req.method} ${c.req.path}\n${JSON.stringify(bodies)}`),
+        status: 202,
+        response,
+        expiresBefore: now - IDEMPOTENCY_WINDOW_MS,
+      }
+    : null;
+
+  const outcome = await deps.store.acceptMessages(tenantId, items, idem);
+  if (outcome.kind === 'conflict') {
+    throw new ApiError('idempotency_conflict', 'this Idempotency-Key was used with a different request body', { field: 'Idempotency-Key', reason: 'body differs from the first request' });
+  }
+  if (outcome.kind === 'replay') return { status: outcome.status, body: JSON.parse(outcome.response), replayed: true };
+
+  for (const item of items) deps.metrics.inc('postlane_messages_accepted_total', { lane: item.message.lane });
+  const regions = new Set(items.flatMap((i) => i.jobs.map((j) => j.region)));
+  for (const region of regions) deps.hub.notifyWork(region);
+  return { status: 202, body, replayed: false };
+}
+
+function accepted(item: NewMessage) {
+  return { id: item.message.id, status: 'queued' as const, recipients: item.jobs.length };
+}
+
+function defaultRender(shape: 'single' | 'batch') {
+  return (items: NewMessage[]) => (shape === 'single' ? accepted(items[0]) : { data: items.map(accepted) });
+}

@@ -1,0 +1,382 @@
+/**
+ * The Store port over libSQL with drizzle: one implementation for the embedded file, sqld and
+ * Turso. The caller hands in the drizzle database (Node: `drizzle-orm/libsql/node`, Workers:
+ * `drizzle-orm/libsql/web`). Multi-statement writes use `batch`, which libSQL runs as one
+ * transaction in one round trip on every transport.
+ */
+import { and, asc, desc, eq, gte, inArray, sql, type SQL } from 'drizzle-orm';
+import type { LibSQLDatabase } from 'drizzle-orm/libsql/driver-core';
+import type { BatchItem } from 'drizzle-orm/batch';
+import * as schema from './schema.ts';
+import type {
+  AcceptOutcome,
+  ClaimRequest,
+  ClaimedJob,
+  IdempotencyClaim,
+  JobTransition,
+  NewMessage,
+  Store,
+} from '../ports.ts';
+import type { DeliveryJobRow, MessageEventRow } from './schema.ts';
+import type { MessageListQuery } from '../../shared/api.ts';
+
+const { apiKeys, deliveryJobs, idempotencyKeys, messageEvents, messages, nodeTokens, nodes, pools, sendingDomains } = schema;
+
+export type PostlaneDb = LibSQLDatabase<typeof schema>;
+
+/** Rows per INSERT statement, well under SQLite's bound-parameter limit. */
+const INSERT_CHUNK = 200;
+
+function chunks<T>(items: T[], size = INSERT_CHUNK): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+function isUniqueViolation(error: unknown, table: string): boolean {
+  // libSQL wraps SQLite's "UNIQUE constraint failed: <table>.<col>" (or PRIMARY KEY) in its
+  // own error and drizzle wraps that again; search the whole cause chain.
+  let e: unknown = error;
+  for (let depth = 0; e && depth < 5; depth++) {
+    const msg = String((e as Error).message ?? '');
+    if (/constraint failed/i.test(msg) && msg.includes(`${table}.`)) return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
+const LANE_ORDER = sql`CASE ${deliveryJobs.lane} WHEN 'transactional' THEN 0 WHEN 'lifecycle' THEN 1 ELSE 2 END`;
+
+export class LibsqlStore implements Store {
+  constructor(readonly db: PostlaneDb) {}
+
+  async ping() {
+    await this.db.run(sql`SELECT 1`);
+  }
+
+  async findApiKey(keyHash: string) {
+    const row = await this.db.query.apiKeys.findFirst({ where: eq(apiKeys.keyHash, keyHash) });
+    if (!row || row.revokedAt) return null;
+    return { keyId: row.id, tenantId: row.tenantId, scopes: row.scopes };
+  }
+
+  async createTenant(tenant: { id: string; name: string; now: number }, key: { id: string; keyHash: string; prefix: string; scopes: string[] }) {
+    await this.db.batch([
+      this.db.insert(schema.tenants).values({ id: tenant.id, name: tenant.name, createdAt: tenant.now }),
+      this.db.insert(apiKeys).values({ ...key, tenantId: tenant.id, name: 'initial', createdAt: tenant.now }),
+    ]);
+  }
+
+  async findNodeToken(tokenHash: string) {
+    const row = await this.db.query.nodeTokens.findFirst({ where: eq(nodeTokens.tokenHash, tokenHash) });
+    if (!row || row.revokedAt) return null;
+    return { id: row.id, region: row.region, allowedIps: row.allowedIps };
+  }
+
+  async createNodeToken(input: { id: string; tokenHash: string; region: string; allowedIps: string[]; name?: string | null; now: number }) {
+    await this.db.insert(nodeTokens).values({
+      id: input.id,
+      tokenHash: input.tokenHash,
+      region: input.region,
+      allowedIps: input.allowedIps,
+      name: input.name ?? null,
+      createdAt: input.now,
+    });
+  }
+
+  async acceptMessages(tenantId: string, items: NewMessage[], idem: IdempotencyClaim | null): Promise<AcceptOutcome> {
+    const statements: BatchItem<'sqlite'>[] = [];
+    if (idem) {
+      // A stale key (older than the replay window) is released in the same transaction.
+      statements.push(
+        this.db
+          .delete(idempotencyKeys)
+          .where(and(eq(idempotencyKeys.tenantId, tenantId), eq(idempotencyKeys.key, idem.key), sql`${idempotencyKeys.createdAt} < ${idem.expiresBefore}`)),
+        this.db.insert(idempotencyKeys).values({
+          tenantId,
+          key: idem.key,
+          requestHash: idem.requestHash,
+          status: idem.status,
+          response: idem.response,
+          createdAt: items[0]?.message.createdAt ?? Date.now(),
+        }),
+      );
+    }
+    for (const part of chunks(items.map((i) => i.message), 50)) statements.push(this.db.insert(messages).values(part));
+    for (const part of chunks(items.flatMap((i) => i.jobs))) statements.push(this.db.insert(deliveryJobs).values(part));
+    for (const part of chunks(items.flatMap((i) => i.events))) statements.push(this.db.insert(messageEvents).values(part));
+    try {
+      await this.db.batch(statements as unknown as [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]]);
+      return { kind: 'accepted' };
+    } catch (error) {
+      if (!idem || !isUniqueViolation(error, 'idempotency_keys')) throw error;
+      const existing = await this.db.query.idempotencyKeys.findFirst({
+        where: and(eq(idempotencyKeys.tenantId, tenantId), eq(idempotencyKeys.key, idem.key)),
+      });
+      if (!existing) throw error;
+      if (existing.requestHash !== idem.requestHash) return { kind: 'conflict' };
+      return { kind: 'replay', status: existing.status, response: existing.response };
+    }
+  }
+
+  async getMessage(tenantId: string, id: string) {
+    const message = await this.db.query.messages.findFirst({ where: and(eq(messages.id, id), eq(messages.tenantId, tenantId)) });
+    if (!message) return null;
+    const [jobs, events] = await Promise.all([
+      this.db.select().from(deliveryJobs).where(eq(deliveryJobs.messageId, id)).orderBy(asc(deliveryJobs.recipient)),
+      this.db.select().from(messageEvents).where(eq(messageEvents.messageId, id)).orderBy(asc(messageEvents.id)),
+    ]);
+    return { message, jobs, events };
+  }
+
+  async listMessages(tenantId: string, q: MessageListQuery) {
+    const jobFilter: SQL[] = [sql`j.message_id = ${messages.id}`];
+    if (q.status) jobFilter.push(sql`j.state = ${q.status}`);
+    if (q.domain) jobFilter.push(sql`j.domain = ${q.domain.toLowerCase()}`);
+    if (q.provider) jobFilter.push(sql`j.provider = ${q.provider}`);
+    const where: SQL[] = [eq(messages.tenantId, tenantId)];
+    if (q.lane) where.push(eq(messages.lane, q.lane));
+    if (q.since) where.push(gte(messages.createdAt, Date.parse(q.since)));
+    if (q.status || q.domain || q.provider) {
+      where.push(sql`EXISTS (SELECT 1 FROM ${deliveryJobs} j WHERE ${sql.join(jobFilter, sql` AND `)})`);
+    }
+    const rows = await this.db
+      .select({
+        message: messages,
+        recipients: sql<number>`(SELECT count(*) FROM ${deliveryJobs} j WHERE j.message_id = ${messages.id})`,
+        states: sql<string>`(SELECT group_concat(DISTINCT j.state) FROM ${deliveryJobs} j WHERE j.message_id = ${messages.id})`,
+      })
+      .from(messages)
+      .where(and(...where))
+      .orderBy(desc(messages.createdAt))
+      .limit(q.limit);
+    return rows.map((r) => ({ ...r.message, recipients: Number(r.recipients), status: messageStatus((r.states ?? '').split(',')) }));
+  }
+
+  async backlog(tenantId: string | null) {
+    const rows = await this.db
+      .select({ lane: deliveryJobs.lane, tenantId: deliveryJobs.tenantId, queued: sql<number>`count(*)` })
+      .from(deliveryJobs)
+      .where(and(inArray(deliveryJobs.state, ['queued', 'leased']), tenantId ? eq(deliveryJobs.tenantId, tenantId) : undefined))
+      .groupBy(deliveryJobs.lane, deliveryJobs.tenantId);
+    return rows.map((r) => ({ ...r, queued: Number(r.queued) }));
+  }
+
+  async knownPools() {
+    return this.db.select({ name: pools.name, tenantId: pools.tenantId }).from(pools);
+  }
+
+  async ensurePool(name: string, tenantId: string | null, now: number) {
+    await this.db.insert(pools).values({ name, tenantId, createdAt: now }).onConflictDoNothing();
+  }
+
+  async createDomain(row: schema.SendingDomainRow) {
+    const result = await this.db.insert(sendingDomains).values(row).onConflictDoNothing();
+    return result.rowsAffected === 1 ? ('created' as const) : ('exists' as const);
+  }
+
+  async listDomains(tenantId: string) {
+    return this.db.select().from(sendingDomains).where(eq(sendingDomains.tenantId, tenantId)).orderBy(asc(sendingDomains.domain));
+  }
+
+  async findDomain(tenantId: string, domain: string) {
+    return (
+      (await this.db.query.sendingDomains.findFirst({
+        where: and(eq(sendingDomains.tenantId, tenantId), eq(sendingDomains.domain, domain)),
+      })) ?? null
+    );
+  }
+
+  async signingKeys(wanted: Array<{ tenantId: string; domain: string }>) {
+    if (wanted.length === 0) return [];
+    const rows = await this.db
+      .select()
+      .from(sendingDomains)
+      .where(inArray(sendingDomains.domain, [...new Set(wanted.map((w) => w.domain))]));
+    const keys = new Set(wanted.map((w) => `${w.tenantId}\n${w.domain}`));
+    return rows
+      .filter((r) => keys.has(`${r.tenantId}\n${r.domain}`))
+      .map((r) => ({
+        tenantId: r.tenantId,
+        domain: r.domain,
+        selector: r.dkimSelector,
+        algorithm: r.dkimAlgorithm as 'rsa-sha256' | 'ed25519-sha256',
+        privateKeyEnc: r.dkimPrivateKeyEnc,
+      }));
+  }
+
+  async upsertNode(n: { id: string; region: string; version: string; ips: Array<{ address: string; pool: string; ehlo: string }>; capacity: number; now: number }) {
+    await this.db
+      .insert(nodes)
+      .values({ id: n.id, region: n.region, version: n.version, ips: n.ips, capacity: n.capacity, connectedAt: n.now, lastSeenAt: n.now })
+      .onConflictDoUpdate({
+        target: nodes.id,
+        set: { region: n.region, version: n.version, ips: n.ips, capacity: n.capacity, connectedAt: n.now, lastSeenAt: n.now },
+      });
+  }
+
+  async claimJobs(req: ClaimRequest): Promise<ClaimedJob[]> {
+    if (req.pools.length === 0 || req.limit <= 0) return [];
+    const quotas = req.laneQuotas ?? [{ lane: '*', limit: req.limit }];
+    const claimed: DeliveryJobRow[] = [];
+    const expiresAt = req.now + req.leaseTtlMs;
+    for (const quota of quotas) {
+      const limit = Math.min(quota.limit, req.limit - claimed.length);
+      if (limit <= 0) continue;
+      const leaseId = `${req.nodeId}:${req.now}:${quota.lane}`;
+      // One statement: select ready jobs and mark them leased. SQLite runs it under the write
+      // lock, so two hubs (or edge instances) can never claim the same job.
+      const rows = await this.db.all<Record<string, unknown>>(sql`
+        UPDATE ${deliveryJobs}
+        SET state = 'leased', lease_id = ${leaseId} || ':' || id, lease_owner = ${req.nodeId},
+            lease_expires_at = ${expiresAt}, attempts = attempts + 1, updated_at = ${req.now}
+        WHERE id IN (
+          SELECT id FROM ${deliveryJobs}
+          WHERE state = 'queued' AND next_attempt_at <= ${req.now}
+            AND (region IS NULL OR region = ${req.region})
+            AND pool IN (${sql.join(req.pools.map((p) => sql`${p}`), sql`, `)})
+            ${quota.lane === '*' ? sql`` : sql`AND lane = ${quota.lane}`}
+          ORDER BY ${LANE_ORDER}, next_attempt_at
+          LIMIT ${limit}
+        )
+        RETURNING *`);
+      claimed.push(...rows.map(jobFromRaw));
+    }
+    if (claimed.length === 0) return [];
+    const messageIds = [...new Set(claimed.map((j) => j.messageId))];
+    const meta = await this.db
+      .select({ id: messages.id, fromDomain: messages.fromDomain, returnPathDomain: sendingDomains.returnPathDomain, dkimDomain: sendingDomains.domain })
+      .from(messages)
+      .leftJoin(sendingDomains, and(eq(sendingDomains.tenantId, messages.tenantId), eq(sendingDomains.domain, messages.fromDomain)))
+      .where(inArray(messages.id, messageIds));
+    const byId = new Map(meta.map((m) => [m.id, m]));
+    return claimed.map((job) => {
+      const m = byId.get(job.messageId);
+      return { ...job, returnPathDomain: m?.returnPathDomain ?? m?.fromDomain ?? null, dkimDomain: m?.dkimDomain ?? null };
+    });
+  }
+
+  async messageBodies(ids: string[]) {
+    if (ids.length === 0) return [];
+    return this.db.select({ id: messages.id, raw: messages.raw }).from(messages).where(inArray(messages.id, ids));
+  }
+
+  async extendLeases(nodeId: string, leaseIds: string[], expiresAt: number) {
+    for (const part of chunks(leaseIds, 500)) {
+      await this.db
+        .update(deliveryJobs)
+        .set({ leaseExpiresAt: expiresAt })
+        .where(and(eq(deliveryJobs.state, 'leased'), eq(deliveryJobs.leaseOwner, nodeId), inArray(deliveryJobs.leaseId, part)));
+    }
+  }
+
+  async jobsByIds(ids: string[]) {
+    const out: DeliveryJobRow[] = [];
+    for (const part of chunks(ids, 500)) out.push(...(await this.db.select().from(deliveryJobs).where(inArray(deliveryJobs.id, part))));
+    return out;
+  }
+
+  async applyTransitions(transitions: JobTransition[]) {
+    if (transitions.length === 0) return [];
+    // Guarded updates: each applies only if the job is still in an expected state. RETURNING
+    // tells which did, and only their events are written, in the same transaction.
+    const updates = transitions.map((t) =>
+      this.db
+        .update(deliveryJobs)
+        .set({ ...t.set, updatedAt: Date.now() })
+        .where(and(eq(deliveryJobs.id, t.jobId), inArray(deliveryJobs.state, t.fromStates)))
+        .returning({ id: deliveryJobs.id }),
+    );
+    const results = (await this.db.batch(updates as unknown as [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]])) as Array<Array<{ id: string }>>;
+    const applied = new Set(results.flat().map((r) => r.id));
+    const events = transitions.filter((t) => applied.has(t.jobId)).flatMap((t) => t.events);
+    await this.appendEvents(events);
+    return [...applied];
+  }
+
+  async expireLeases(now: number) {
+    const expired = await this.db
+      .select({ id: deliveryJobs.id, messageId: deliveryJobs.messageId, leaseOwner: deliveryJobs.leaseOwner, leaseId: deliveryJobs.leaseId })
+      .from(deliveryJobs)
+      .where(and(eq(deliveryJobs.state, 'leased'), sql`${deliveryJobs.leaseExpiresAt} < ${now}`))
+      .limit(5000);
+    if (expired.length === 0) return 0;
+    const applied = await this.applyTransitions(
+      expired.map((job) => ({
+        jobId: job.id,
+        fromStates: ['leased'],
+        set: { state: 'queued', leaseId: null, leaseOwner: null, leaseExpiresAt: null, nextAttemptAt: now },
+        events: [
+          {
+            messageId: job.messageId,
+            jobId: job.id,
+            type: 'lease_expired',
+            at: now,
+            data: { node: job.leaseOwner, lease_id: job.leaseId, reason: 'no result before the lease TTL; returned to the queue' },
+          },
+        ],
+      })),
+    );
+    return applied.length;
+  }
+
+  async readyJobsOutside(regions: string[], now: number, limit: number) {
+    return this.db
+      .select()
+      .from(deliveryJobs)
+      .where(
+        and(
+          eq(deliveryJobs.state, 'queued'),
+          sql`${deliveryJobs.nextAttemptAt} <= ${now}`,
+          sql`${deliveryJobs.region} IS NOT NULL`,
+          regions.length ? sql`${deliveryJobs.region} NOT IN (${sql.join(regions.map((r) => sql`${r}`), sql`, `)})` : undefined,
+        ),
+      )
+      .limit(limit);
+  }
+
+  async appendEvents(events: Omit<MessageEventRow, 'id'>[]) {
+    if (events.length === 0) return;
+    const statements = chunks(events).map((part) => this.db.insert(messageEvents).values(part));
+    await this.db.batch(statements as unknown as [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]]);
+  }
+}
+
+/** RETURNING * hands back column names; map them onto the drizzle row shape. */
+function jobFromRaw(r: Record<string, unknown>): DeliveryJobRow {
+  const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+  return {
+    id: String(r.id),
+    messageId: String(r.message_id),
+    tenantId: String(r.tenant_id),
+    recipient: String(r.recipient),
+    recipientKind: String(r.recipient_kind),
+    domain: String(r.domain),
+    provider: String(r.provider),
+    pool: String(r.pool),
+    lane: String(r.lane),
+    region: (r.region as string | null) ?? null,
+    dedupKey: String(r.dedup_key),
+    state: String(r.state),
+    attempts: Number(r.attempts),
+    nextAttemptAt: Number(r.next_attempt_at),
+    leaseId: (r.lease_id as string | null) ?? null,
+    leaseOwner: (r.lease_owner as string | null) ?? null,
+    leaseExpiresAt: num(r.lease_expires_at),
+    lastReply: (r.last_reply as string | null) ?? null,
+    lastClass: (r.last_class as string | null) ?? null,
+    createdAt: Number(r.created_at),
+    updatedAt: Number(r.updated_at),
+    finishedAt: num(r.finished_at),
+  };
+}
+
+/** A message's status from its jobs' states: in flight while any job is, else the worst end. */
+export function messageStatus(states: string[]): string {
+  const s = new Set(states.filter(Boolean));
+  if (s.size === 0) return 'queued';
+  if (s.has('leased')) return 'sending';
+  if (s.has('queued')) return s.size === 1 ? 'queued' : 'sending';
+  if (s.size === 1) return [...s][0];
+  return 'partially_delivered';
+}

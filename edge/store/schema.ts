@@ -1,0 +1,184 @@
+/**
+ * The store's schema: the single source of truth. drizzle-kit generates `migrations/` from this
+ * file (`npm run db:generate`); the API validators and store queries use these types.
+ * Times are epoch milliseconds (integers) so both runtimes and every query compare them alike.
+ */
+import { sqliteTable, text, integer, index, uniqueIndex, primaryKey } from 'drizzle-orm/sqlite-core';
+
+export const tenants = sqliteTable('tenants', {
+  id: text('id').primaryKey(),
+  name: text('name').notNull(),
+  /** Token-bucket rate for the send API, messages per second; null uses the platform default. */
+  apiRatePerSec: integer('api_rate_per_sec'),
+  createdAt: integer('created_at').notNull(),
+});
+
+export const apiKeys = sqliteTable(
+  'api_keys',
+  {
+    id: text('id').primaryKey(),
+    tenantId: text('tenant_id').notNull().references(() => tenants.id),
+    /** SHA-256 of the key; the key itself is shown once and never stored. */
+    keyHash: text('key_hash').notNull(),
+    /** The first characters, so an operator can tell keys apart. */
+    prefix: text('prefix').notNull(),
+    /** JSON array of scopes: send, read, admin. */
+    scopes: text('scopes', { mode: 'json' }).$type<string[]>().notNull(),
+    name: text('name'),
+    createdAt: integer('created_at').notNull(),
+    revokedAt: integer('revoked_at'),
+  },
+  (t) => [uniqueIndex('api_keys_hash').on(t.keyHash)],
+);
+
+export const nodeTokens = sqliteTable(
+  'node_tokens',
+  {
+    id: text('id').primaryKey(),
+    tokenHash: text('token_hash').notNull(),
+    region: text('region').notNull(),
+    /** JSON array of the source IPs the node may send from; ['*'] allows any it declares. */
+    allowedIps: text('allowed_ips', { mode: 'json' }).$type<string[]>().notNull(),
+    name: text('name'),
+    createdAt: integer('created_at').notNull(),
+    revokedAt: integer('revoked_at'),
+  },
+  (t) => [uniqueIndex('node_tokens_hash').on(t.tokenHash)],
+);
+
+export const nodes = sqliteTable('nodes', {
+  id: text('id').primaryKey(),
+  region: text('region').notNull(),
+  version: text('version').notNull(),
+  /** JSON array of { address, pool, ehlo } accepted at the last hello. */
+  ips: text('ips', { mode: 'json' }).$type<Array<{ address: string; pool: string; ehlo: string }>>().notNull(),
+  capacity: integer('capacity').notNull(),
+  connectedAt: integer('connected_at'),
+  lastSeenAt: integer('last_seen_at').notNull(),
+});
+
+export const pools = sqliteTable('pools', {
+  name: text('name').primaryKey(),
+  /** A dedicated pool belongs to one tenant; shared pools have none. */
+  tenantId: text('tenant_id'),
+  description: text('description'),
+  createdAt: integer('created_at').notNull(),
+});
+
+export const sendingDomains = sqliteTable(
+  'sending_domains',
+  {
+    id: text('id').primaryKey(),
+    tenantId: text('tenant_id').notNull().references(() => tenants.id),
+    domain: text('domain').notNull(),
+    dkimSelector: text('dkim_selector').notNull(),
+    dkimAlgorithm: text('dkim_algorithm').notNull(),
+    /** PKCS#8 PEM encrypted with the master key (AES-256-GCM): `v1.<iv>.<ciphertext>` base64url. */
+    dkimPrivateKeyEnc: text('dkim_private_key_enc').notNull(),
+    /** The public key as published in the DKIM TXT record's p= tag. */
+    dkimPublicKey: text('dkim_public_key').notNull(),
+    /** Domain of the VERP return path (RFC 5321 MAIL FROM); bounces come back here. */
+    returnPathDomain: text('return_path_domain').notNull(),
+    status: text('status').notNull(),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [uniqueIndex('sending_domains_tenant_domain').on(t.tenantId, t.domain)],
+);
+
+export const messages = sqliteTable(
+  'messages',
+  {
+    id: text('id').primaryKey(),
+    tenantId: text('tenant_id').notNull(),
+    fromAddress: text('from_address').notNull(),
+    fromDomain: text('from_domain').notNull(),
+    subject: text('subject').notNull(),
+    lane: text('lane').notNull(),
+    pool: text('pool').notNull(),
+    /** The RFC 5322 message as accepted, CRLF line ends, stored once however many recipients. */
+    raw: text('raw').notNull(),
+    sizeBytes: integer('size_bytes').notNull(),
+    messageIdHeader: text('message_id_header').notNull(),
+    tags: text('tags', { mode: 'json' }).$type<Record<string, string>>(),
+    constraints: text('constraints', { mode: 'json' }).$type<Record<string, unknown>>(),
+    sendAt: integer('send_at'),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [index('messages_tenant_created').on(t.tenantId, t.createdAt)],
+);
+
+/**
+ * Idempotency keys (SPEC §2): the unique (tenant, key) is what makes a replay return the first
+ * response; it is written in the same transaction as the messages it answers for.
+ */
+export const idempotencyKeys = sqliteTable(
+  'idempotency_keys',
+  {
+    tenantId: text('tenant_id').notNull(),
+    key: text('key').notNull(),
+    requestHash: text('request_hash').notNull(),
+    status: integer('status').notNull(),
+    response: text('response').notNull(),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.key] })],
+);
+
+export const deliveryJobs = sqliteTable(
+  'delivery_jobs',
+  {
+    id: text('id').primaryKey(),
+    messageId: text('message_id').notNull(),
+    tenantId: text('tenant_id').notNull(),
+    recipient: text('recipient').notNull(),
+    /** Which header the recipient came from: to, cc or bcc. */
+    recipientKind: text('recipient_kind').notNull(),
+    domain: text('domain').notNull(),
+    provider: text('provider').notNull(),
+    pool: text('pool').notNull(),
+    lane: text('lane').notNull(),
+    /** Region constraint; null lets any region's nodes take the job. */
+    region: text('region'),
+    /** Stable across retries and nodes: message id + recipient; the node journal keys on it. */
+    dedupKey: text('dedup_key').notNull(),
+    /** queued | leased | delivered | bounced | failed | suppressed */
+    state: text('state').notNull(),
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: integer('next_attempt_at').notNull(),
+    leaseId: text('lease_id'),
+    leaseOwner: text('lease_owner'),
+    leaseExpiresAt: integer('lease_expires_at'),
+    lastReply: text('last_reply'),
+    lastClass: text('last_class'),
+    createdAt: integer('created_at').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+    finishedAt: integer('finished_at'),
+  },
+  (t) => [
+    uniqueIndex('delivery_jobs_dedup').on(t.dedupKey),
+    index('delivery_jobs_ready').on(t.state, t.nextAttemptAt),
+    index('delivery_jobs_lease').on(t.state, t.leaseExpiresAt),
+    index('delivery_jobs_message').on(t.messageId),
+    index('delivery_jobs_tenant_state').on(t.tenantId, t.state),
+  ],
+);
+
+/** Every state change of a message or one of its jobs, in order: the trace answers "why". */
+export const messageEvents = sqliteTable(
+  'message_events',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    messageId: text('message_id').notNull(),
+    jobId: text('job_id'),
+    type: text('type').notNull(),
+    at: integer('at').notNull(),
+    data: text('data', { mode: 'json' }).$type<Record<string, unknown>>(),
+  },
+  (t) => [index('message_events_message').on(t.messageId, t.id)],
+);
+
+
+export type MessageRow = typeof messages.$inferSelect;
+export type DeliveryJobRow = typeof deliveryJobs.$inferSelect;
+export type MessageEventRow = typeof messageEvents.$inferSelect;
+export type SendingDomainRow = typeof sendingDomains.$inferSelect;

@@ -1,0 +1,195 @@
+/**
+ * The HTTP API's bodies: one zod schema each, shared by the edge (validation, OpenAPI) and the
+ * CLI. Field-level rules that need more than shape (address syntax, header injection, sizes) are
+ * applied by the accept service, which names the field in its 400.
+ */
+import { z } from '@hono/zod-openapi';
+
+export const LANES = ['transactional', 'lifecycle', 'outreach'] as const;
+export type Lane = (typeof LANES)[number];
+
+const MailboxInput = z.union([
+  z.string().min(3).max(512),
+  z.object({ email: z.string().min(3).max(320), name: z.string().max(256).nullish() }),
+]);
+const MailboxList = z.union([MailboxInput, z.array(MailboxInput).max(1000)]);
+
+export const AttachmentSchema = z.object({
+  filename: z.string().min(1).max(255),
+  content_type: z.string().max(255).default('application/octet-stream'),
+  /** base64 */
+  content: z.string(),
+  content_id: z.string().max(255).nullish(),
+});
+
+export const RoutingConstraintsSchema = z
+  .object({
+    region: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/).optional(),
+    dedicated_only: z.boolean().optional(),
+    ipv4_only: z.boolean().optional(),
+    no_spillover: z.boolean().optional(),
+    /** Recipient's IANA time zone and local hours in which delivery may start, e.g. 9-17. */
+    send_window: z
+      .object({
+        timezone: z.string().max(64),
+        start_hour: z.number().int().min(0).max(23),
+        end_hour: z.number().int().min(1).max(24),
+        days: z.array(z.number().int().min(0).max(6)).optional(),
+      })
+      .optional(),
+  })
+  .strict();
+
+export const SendMessageSchema = z
+  .object({
+    from: MailboxInput,
+    to: MailboxList.optional(),
+    cc: MailboxList.optional(),
+    bcc: MailboxList.optional(),
+    reply_to: MailboxList.optional(),
+    subject: z.string().max(998),
+    text: z.string().optional(),
+    html: z.string().optional(),
+    headers: z.record(z.string(), z.string()).optional(),
+    attachments: z.array(AttachmentSchema).max(100).optional(),
+    tags: z.record(z.string().max(64), z.string().max(256)).optional(),
+    lane: z.string().optional(),
+    pool: z.string().optional(),
+    constraints: RoutingConstraintsSchema.optional(),
+    send_at: z.string().datetime({ offset: true }).optional(),
+  })
+  .strict()
+  .openapi('SendMessage');
+
+export const BatchSendSchema = z
+  .object({ messages: z.array(SendMessageSchema).min(1).max(1000) })
+  .strict()
+  .openapi('BatchSend');
+
+export const AcceptedMessageSchema = z
+  .object({
+    id: z.string(),
+    status: z.literal('queued'),
+    recipients: z.number().int(),
+    suppressed: z.array(z.string()).optional(),
+  })
+  .openapi('AcceptedMessage');
+
+export const BatchAcceptedSchema = z
+  .object({ data: z.array(AcceptedMessageSchema) })
+  .openapi('BatchAccepted');
+
+export const ErrorSchema = z
+  .object({
+    error: z.object({
+      code: z.string(),
+      message: z.string(),
+      action: z.string(),
+      field: z.string().optional(),
+      reason: z.string().optional(),
+    }).passthrough(),
+  })
+  .openapi('Error');
+
+export const RecipientStatusSchema = z.object({
+  job_id: z.string(),
+  recipient: z.string(),
+  kind: z.string(),
+  domain: z.string(),
+  provider: z.string(),
+  pool: z.string(),
+  state: z.string(),
+  attempts: z.number().int(),
+  next_attempt_at: z.string().nullable(),
+  last_reply: z.string().nullable(),
+  last_class: z.string().nullable(),
+});
+
+export const MessageEventSchema = z.object({
+  seq: z.number().int(),
+  type: z.string(),
+  at: z.string(),
+  job_id: z.string().nullable(),
+  data: z.record(z.string(), z.unknown()).nullable(),
+});
+
+export const MessageViewSchema = z
+  .object({
+    id: z.string(),
+    status: z.string(),
+    from: z.string(),
+    subject: z.string(),
+    lane: z.string(),
+    pool: z.string(),
+    message_id_header: z.string(),
+    size_bytes: z.number().int(),
+    tags: z.record(z.string(), z.string()).nullable(),
+    created_at: z.string(),
+    recipients: z.array(RecipientStatusSchema),
+    events: z.array(MessageEventSchema),
+  })
+  .openapi('Message');
+
+export const MessageListQuerySchema = z.object({
+  status: z.enum(['queued', 'leased', 'delivered', 'bounced', 'failed', 'suppressed']).optional(),
+  lane: z.enum(LANES).optional(),
+  domain: z.string().max(255).optional(),
+  provider: z.string().max(64).optional(),
+  since: z.string().datetime({ offset: true }).optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+});
+
+export const MessageSummarySchema = z.object({
+  id: z.string(),
+  status: z.string(),
+  from: z.string(),
+  subject: z.string(),
+  lane: z.string(),
+  created_at: z.string(),
+  recipients: z.number().int(),
+});
+
+export const CreateDomainSchema = z
+  .object({
+    domain: z.string().min(3).max(253),
+    /** Defaults to rsa-sha256 (2048 bits); ed25519-sha256 (RFC 8463) is offered beside it. */
+    dkim_algorithm: z.enum(['rsa-sha256', 'ed25519-sha256']).default('rsa-sha256'),
+    return_path_domain: z.string().max(253).optional(),
+  })
+  .strict()
+  .openapi('CreateDomain');
+
+export const DnsRecordSchema = z.object({
+  purpose: z.string(),
+  type: z.string(),
+  name: z.string(),
+  value: z.string(),
+});
+
+export const DomainViewSchema = z
+  .object({
+    id: z.string(),
+    domain: z.string(),
+    status: z.string(),
+    dkim_selector: z.string(),
+    dkim_algorithm: z.string(),
+    return_path_domain: z.string(),
+    created_at: z.string(),
+    dns_records: z.array(DnsRecordSchema),
+  })
+  .openapi('Domain');
+
+export const CreateNodeTokenSchema = z
+  .object({
+    region: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/),
+    allowed_ips: z.array(z.string().max(64)).min(1).max(1024),
+    name: z.string().max(128).optional(),
+  })
+  .strict()
+  .openapi('CreateNodeToken');
+
+export type SendMessage = z.infer<typeof SendMessageSchema>;
+export type MessageView = z.infer<typeof MessageViewSchema>;
+export type MessageSummary = z.infer<typeof MessageSummarySchema>;
+export type MessageListQuery = z.infer<typeof MessageListQuerySchema>;
+export type DomainView = z.infer<typeof DomainViewSchema>;

@@ -1,0 +1,48 @@
+/**
+ * The API's error codes, in one table: HTTP status and what the caller should do next.
+ * Every error body is `{ error: { code, message, ...details } }`.
+ */
+export const ERROR_CODES = {
+  invalid_request: { status: 400, action: 'Fix the field named in `field` and send again.' },
+  unauthorized: { status: 401, action: 'Send `Authorization: Bearer <api key>` with a valid, unrevoked key.' },
+  forbidden: { status: 403, action: 'Use a key with the scope named in `scope`.' },
+  not_found: { status: 404, action: 'Check the id; resources of other tenants are not visible.' },
+  idempotency_conflict: { status: 409, action: 'Use a new Idempotency-Key for a different request body.' },
+  payload_too_large: { status: 413, action: 'Send a smaller message; the limit is in `limit`.' },
+  rate_limited: { status: 429, action: 'Wait `Retry-After` seconds; `limit` names the bucket that is empty.' },
+  internal: { status: 500, action: 'Retry with the same Idempotency-Key; nothing is lost.' },
+  store_unavailable: { status: 503, action: 'Retry after `Retry-After` seconds with the same Idempotency-Key.' },
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export interface ApiErrorBody {
+  error: {
+    code: ErrorCode;
+    message: string;
+    action: string;
+    field?: string;
+    reason?: string;
+    [detail: string]: unknown;
+  };
+}
+
+export class ApiError extends Error {
+  readonly status: number;
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details: Record<string, unknown> = {},
+    readonly retryAfterSeconds?: number,
+  ) {
+    super(message);
+    this.status = ERROR_CODES[code].status;
+  }
+
+  toBody(): ApiErrorBody {
+    return { error: { code: this.code, message: this.message, action: ERROR_CODES[this.code].action, ...this.details } };
+  }
+}
+
+export const invalid = (field: string, reason: string) =>
+  new ApiError('invalid_request', `${field}: ${reason}`, { field, reason });

@@ -1,0 +1,151 @@
+/**
+ * Builds the RFC 5322 message stored at accept time, with Web APIs only (it runs in Workers).
+ * Text parts are quoted-printable (RFC 2045 §6.7), attachments base64 (RFC 2045 §6.8), non-ASCII
+ * header text is RFC 2047 encoded-words, lines end in CRLF and stay under 998 octets
+ * (RFC 5322 §2.1.1). The message is built once so every retry sends the same bytes.
+ */
+import type { Mailbox } from './address.ts';
+import { base64 } from './ids.ts';
+
+export interface MimeAttachment {
+  filename: string;
+  contentType: string;
+  /** Base64 content as received from the API. */
+  contentBase64: string;
+  contentId?: string | null;
+}
+
+export interface MimeInput {
+  from: Mailbox;
+  to: Mailbox[];
+  cc: Mailbox[];
+  replyTo: Mailbox[];
+  subject: string;
+  text: string | null;
+  html: string | null;
+  headers: Record<string, string>;
+  attachments: MimeAttachment[];
+  messageId: string;
+  date: Date;
+}
+
+const CRLF = '\r\n';
+const encoder = new TextEncoder();
+
+const isAscii = (s: string) => /^[\x20-\x7e]*$/.test(s);
+
+/** RFC 2047 §4.1 B-encoding, split so each encoded-word stays within 75 characters. */
+export function encodeHeaderText(text: string): string {
+  if (isAscii(text)) return text;
+  const words: string[] = [];
+  let chunk = '';
+  for (const ch of text) {
+    if (encoder.encode(chunk + ch).length > 45) {
+      words.push(chunk);
+      chunk = '';
+    }
+    chunk += ch;
+  }
+  if (chunk) words.push(chunk);
+  return words.map((w) => `=?UTF-8?B?${base64(encoder.encode(w))}?=`).join(`${CRLF} `);
+}
+
+export function formatMailbox(m: Mailbox): string {
+  if (!m.name) return m.address;
+  const name = isAscii(m.name)
+    ? /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~ -]*$/.test(m.name)
+      ? m.name
+      : `"${m.name.replace(/(["\\])/g, '\\$1')}"`
+    : encodeHeaderText(m.name);
+  return `${name} <${m.address}>`;
+}
+
+/** RFC 2045 §6.7 quoted-printable with soft line breaks at 76 characters. */
+export function quotedPrintable(text: string): string {
+  const lines = text.replace(/\r\n|\r|\n/g, '\n').split('\n');
+  return lines
+    .map((line) => {
+      let out = '';
+      let lineLen = 0;
+      const bytes = encoder.encode(line);
+      for (let i = 0; i < bytes.length; i++) {
+        const b = bytes[i];
+        const last = i === bytes.length - 1;
+        let token: string;
+        if ((b === 0x20 || b === 0x09) && last) token = b === 0x20 ? '=20' : '=09';
+        else if ((b >= 33 && b <= 126 && b !== 61) || b === 0x20 || b === 0x09) token = String.fromCharCode(b);
+        else token = `=${b.toString(16).toUpperCase().padStart(2, '0')}`;
+        if (lineLen + token.length > 75) {
+          out += `=${CRLF}`;
+          lineLen = 0;
+        }
+        out += token;
+        lineLen += token.length;
+      }
+      return out;
+    })
+    .join(CRLF);
+}
+
+function wrapBase64(b64: string): string {
+  return b64.replace(/.{1,76}/g, (m) => m + CRLF).replace(/\r\n$/, '');
+}
+
+function boundary(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(12));
+  return `=_pl_${[...bytes].map((b) => b.toString(16).padStart(2, '0')).join('')}`;
+}
+
+function textPart(contentType: string, body: string): string {
+  return [
+    `Content-Type: ${contentType}; charset=utf-8`,
+    'Content-Transfer-Encoding: quoted-printable',
+    '',
+    quotedPrintable(body),
+  ].join(CRLF);
+}
+
+function attachmentPart(a: MimeAttachment): string {
+  const name = encodeHeaderText(a.filename).replace(/"/g, '');
+  const headers = [
+    `Content-Type: ${a.contentType}; name="${name}"`,
+    'Content-Transfer-Encoding: base64',
+    `Content-Disposition: ${a.contentId ? 'inline' : 'attachment'}; filename="${name}"`,
+  ];
+  if (a.contentId) headers.push(`Content-ID: <${a.contentId}>`);
+  return [...headers, '', wrapBase64(a.contentBase64.replace(/\s+/g, ''))].join(CRLF);
+}
+
+function multipart(subtype: string, parts: string[]): string {
+  const b = boundary();
+  return [
+    `Content-Type: multipart/${subtype}; boundary="${b}"`,
+    '',
+    ...parts.flatMap((p) => [`--${b}`, p]),
+    `--${b}--`,
+    '',
+  ].join(CRLF);
+}
+
+export function buildMime(input: MimeInput): string {
+  const head: string[] = [
+    `From: ${formatMailbox(input.from)}`,
+    input.to.length ? `To: ${input.to.map(formatMailbox).join(`,${CRLF} `)}` : 'To: undisclosed-recipients:;',
+  ];
+  if (input.cc.length) head.push(`Cc: ${input.cc.map(formatMailbox).join(`,${CRLF} `)}`);
+  if (input.replyTo.length) head.push(`Reply-To: ${input.replyTo.map(formatMailbox).join(`,${CRLF} `)}`);
+  head.push(
+    `Subject: ${encodeHeaderText(input.subject)}`,
+    `Date: ${input.date.toUTCString().replace('GMT', '+0000')}`,
+    `Message-ID: <${input.messageId}>`,
+    'MIME-Version: 1.0',
+  );
+  for (const [name, value] of Object.entries(input.headers)) head.push(`${name}: ${encodeHeaderText(value)}`);
+
+  const alternatives: string[] = [];
+  if (input.text !== null) alternatives.push(textPart('text/plain', input.text));
+  if (input.html !== null) alternatives.push(textPart('text/html', input.html));
+  let body = alternatives.length > 1 ? multipart('alternative', alternatives) : alternatives[0] ?? textPart('text/plain', '');
+  if (input.attachments.length) body = multipart('mixed', [body, ...input.attachments.map(attachmentPart)]);
+  return `${head.join(CRLF)}${CRLF}${body}${body.endsWith(CRLF) ? '' : CRLF}`;
+}
