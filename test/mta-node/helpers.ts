@@ -51,7 +51,7 @@ export async function startSink(opts: Partial<SMTPServerOptions> & { onRcpt?: (t
           raw: Buffer.concat(chunks).toString('utf8'),
           session: { ...session },
         });
-        cb(null, (replyText ?? 'OK: queued as Q1D2345') as unknown as undefined);
+        (cb as (err: Error | null, message?: string) => void)(null, replyText ?? 'OK: queued as Q1D2345');
       });
     },
   });
