@@ -190,6 +190,10 @@ export class MtaNode {
     }
     this.stats.leased += lease.jobs.length;
     for (const job of lease.jobs) {
+      if (this.held.has(job.jobId)) {
+        this.logger.warn({ jobId: job.jobId, leaseId: job.leaseId }, 'job leased while already held; ignored');
+        continue;
+      }
       const msg = this.messages.get(job.messageId);
       if (msg) msg.refs++;
       this.held.set(job.jobId, job);
