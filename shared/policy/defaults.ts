@@ -1,0 +1,273 @@
+/**
+ * The lane / pool / tenant policy document: data, with its schema, safe defaults, and
+ * `resolvePolicy` that merges the layers for one message. Layers, most general first:
+ *
+ *   built-in defaults → document defaults → lane → tenant → tenant's lane
+ *     → tenant's sending domain (parent domains first) → that domain's lane
+ *
+ * Objects merge key by key (so `breaker: { minVolume: 50 }` keeps the other thresholds);
+ * arrays and null replace. The loader rejects unknown keys with the key path.
+ *
+ * Safe defaults, after the seed article: each lane its own pools, no spillover into shared
+ * pools ("fully isolated pools by default for any domain that sends transactional mail"),
+ * warm-up on, outreach held to small batches in business hours with stricter breakers.
+ */
+import * as v from 'valibot';
+import { DEFAULT_AIMD, type AimdPolicy } from './aimd.ts';
+import { DEFAULT_BREAKER, type BreakerPolicy } from './breaker.ts';
+import { DEFAULT_OUTREACH_GUARD, WEEKDAYS, type OutreachGuard, type SendWindow } from './constraints.ts';
+import { PolicyValidationError } from './providers.ts';
+import { DEFAULT_LANE_WEIGHTS, LANES, type Lane, type LaneWeights } from './scheduler.ts';
+import { DurationSchema, RateSchema, formatIssues } from './units.ts';
+import { DEFAULT_WARMUP, type WarmupPlan } from './warmup.ts';
+
+export interface LanePolicy {
+  /** Pools this traffic leaves from, in preference order. */
+  pools: string[];
+  dedicatedOnly: boolean;
+  allowSharedSpillover: boolean;
+  ipv4Only: boolean;
+  /** Regions the mail may leave from; null = any. */
+  regions: string[] | null;
+  /** Send only inside this window in the recipient's time zone; null = any time. */
+  sendWindow: SendWindow | null;
+  /** Rate per tenant in this lane (token bucket). */
+  tenantRate: string;
+  /** Rate per sender domain (token bucket). */
+  senderDomainRate: string;
+  breaker: BreakerPolicy;
+  aimd: AimdPolicy;
+  warmup: { enabled: boolean; plan: WarmupPlan };
+  /** Outreach guard-rails; null outside the outreach lane. */
+  outreach: OutreachGuard | null;
+}
+
+type DeepPartial<T> = T extends readonly unknown[] ? T : T extends object ? { [K in keyof T]?: DeepPartial<T[K]> | (null extends T[K] ? null : never) } : T;
+export type PolicyLayer = DeepPartial<LanePolicy>;
+
+export interface PolicyDocument {
+  laneWeights?: Partial<LaneWeights>;
+  defaults?: PolicyLayer;
+  lanes?: Partial<Record<Lane, PolicyLayer>>;
+  tenants?: Record<string, TenantPolicy>;
+}
+
+export interface TenantPolicy {
+  defaults?: PolicyLayer;
+  lanes?: Partial<Record<Lane, PolicyLayer>>;
+  domains?: Record<string, PolicyLayer & { lanes?: Partial<Record<Lane, PolicyLayer>> }>;
+}
+
+export const BUILTIN_POLICY: LanePolicy = {
+  pools: [],
+  dedicatedOnly: false,
+  allowSharedSpillover: false,
+  ipv4Only: false,
+  regions: null,
+  sendWindow: null,
+  tenantRate: '600/min',
+  senderDomainRate: '600/min',
+  breaker: DEFAULT_BREAKER,
+  aimd: DEFAULT_AIMD,
+  warmup: { enabled: true, plan: DEFAULT_WARMUP },
+  outreach: null,
+};
+
+export const DEFAULT_POLICY_DOCUMENT: PolicyDocument = {
+  laneWeights: DEFAULT_LANE_WEIGHTS,
+  defaults: {},
+  lanes: {
+    transactional: { pools: ['transactional'] },
+    lifecycle: { pools: ['lifecycle'] },
+    outreach: {
+      pools: ['outreach'],
+      sendWindow: DEFAULT_OUTREACH_GUARD.businessHours,
+      tenantRate: '60/min',
+      outreach: DEFAULT_OUTREACH_GUARD,
+      // Cold mail: trip earlier, and warm up slower.
+      breaker: { minVolume: 100, slowStartOn: { complaintRate: 0.001, bounceRate: 0.03, blocks: 3 }, openOn: { complaintRate: 0.003, bounceRate: 0.08, blocks: 10 } },
+      warmup: { plan: { growth: 1.25 } },
+    },
+  },
+  tenants: {},
+};
+
+// ---------------------------------------------------------------------------------------------
+// Schema
+
+const name = v.pipe(v.string(), v.regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'expected a lower-case name'));
+const ratio = v.pipe(v.number(), v.minValue(0), v.maxValue(1));
+const int = (min: number) => v.pipe(v.number(), v.integer(), v.minValue(min));
+const hhmm = v.pipe(v.string(), v.regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'expected "HH:MM"'));
+const domainName = v.pipe(v.string(), v.regex(/^([a-z0-9-]+\.)+[a-z0-9-]+$/, 'expected a lower-case domain'));
+const tenantKey = v.pipe(v.string(), v.minLength(1), v.maxLength(128));
+
+const SendWindowSchema = v.strictObject({ days: v.array(v.picklist(WEEKDAYS)), start: hhmm, end: hhmm });
+const thresholds = v.partial(v.strictObject({ complaintRate: ratio, bounceRate: ratio, blocks: int(1) }));
+const warmupLimits = v.partial(v.strictObject({ complaintRate: ratio, blockRate: ratio, bounceRate: ratio }));
+const perProvider = v.record(name, int(0));
+
+const LayerSchema = v.strictObject({
+  pools: v.optional(v.array(name)),
+  dedicatedOnly: v.optional(v.boolean()),
+  allowSharedSpillover: v.optional(v.boolean()),
+  ipv4Only: v.optional(v.boolean()),
+  regions: v.optional(v.nullable(v.array(name))),
+  sendWindow: v.optional(v.nullable(SendWindowSchema)),
+  tenantRate: v.optional(RateSchema),
+  senderDomainRate: v.optional(RateSchema),
+  breaker: v.optional(
+    v.partial(
+      v.strictObject({
+        window: DurationSchema,
+        bucket: DurationSchema,
+        minVolume: int(0),
+        slowStartOn: thresholds,
+        openOn: thresholds,
+        coolDown: DurationSchema,
+        slowStartInterval: DurationSchema,
+        floor: RateSchema,
+        full: RateSchema,
+      }),
+    ),
+  ),
+  aimd: v.optional(
+    v.partial(
+      v.strictObject({
+        floor: RateSchema,
+        ceiling: RateSchema,
+        start: RateSchema,
+        decreaseFactor: v.pipe(v.number(), v.gtValue(0), v.ltValue(1)),
+        increase: RateSchema,
+        acceptsPerIncrease: int(1),
+        increaseInterval: DurationSchema,
+        decreaseHoldoff: DurationSchema,
+      }),
+    ),
+  ),
+  warmup: v.optional(
+    v.partial(
+      v.strictObject({
+        enabled: v.boolean(),
+        plan: v.partial(
+          v.strictObject({
+            day1: perProvider,
+            growth: v.pipe(v.number(), v.minValue(1), v.maxValue(3)),
+            table: v.record(name, v.array(int(0))),
+            maxDaily: perProvider,
+            hold: warmupLimits,
+            stepBack: warmupLimits,
+            stepBackDays: int(0),
+            minUtilisation: ratio,
+            spreadOver: DurationSchema,
+            spacingJitter: ratio,
+          }),
+        ),
+      }),
+    ),
+  ),
+  outreach: v.optional(
+    v.nullable(
+      v.partial(
+        v.strictObject({
+          batchSize: int(1),
+          dailyCap: int(0),
+          businessHours: SendWindowSchema,
+          pauseOnComplaintRate: ratio,
+          pauseMinVolume: int(0),
+        }),
+      ),
+    ),
+  ),
+});
+
+const laneLayers = v.partial(v.strictObject({ transactional: LayerSchema, lifecycle: LayerSchema, outreach: LayerSchema }));
+
+export const PolicyDocumentSchema = v.strictObject({
+  laneWeights: v.optional(v.partial(v.strictObject({ transactional: int(0), lifecycle: int(0), outreach: int(0) }))),
+  defaults: v.optional(LayerSchema),
+  lanes: v.optional(laneLayers),
+  tenants: v.optional(
+    v.record(
+      tenantKey,
+      v.strictObject({
+        defaults: v.optional(LayerSchema),
+        lanes: v.optional(laneLayers),
+        domains: v.optional(v.record(domainName, v.strictObject({ ...LayerSchema.entries, lanes: v.optional(laneLayers) }))),
+      }),
+    ),
+  ),
+});
+
+/**
+ * An operator's document over the shipped one (same shape, partial). Throws
+ * PolicyValidationError naming each bad key path.
+ */
+export function loadPolicyDocument(input: unknown, base: PolicyDocument = DEFAULT_POLICY_DOCUMENT): PolicyDocument {
+  const r = v.safeParse(PolicyDocumentSchema, input ?? {});
+  if (!r.success) {
+    const text = formatIssues(r.issues);
+    throw new PolicyValidationError(`invalid policy document: ${text}`, text.split('; '));
+  }
+  return merge(base, r.output as PolicyDocument) as PolicyDocument;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Resolve
+
+const isPlainObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+
+/** Objects merge key by key; arrays, null and scalars replace; undefined leaves the base. */
+function merge<T>(base: T, over: unknown): T {
+  if (over === undefined) return base;
+  if (!isPlainObject(base) || !isPlainObject(over)) return over as T;
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, val] of Object.entries(over)) out[k] = merge(out[k], val);
+  return out as T;
+}
+
+export interface ResolvedPolicy extends LanePolicy {
+  /** Layers applied, general to specific, for "why does this message go there". */
+  layers: string[];
+  laneWeights: LaneWeights;
+}
+
+/** Parent domains of a sending domain, most general first: a.b.example.com → example.com, b.example.com, a.b.example.com. */
+function domainChain(domain: string): string[] {
+  const labels = domain.toLowerCase().replace(/\.$/, '').split('.');
+  const out: string[] = [];
+  for (let i = labels.length - 2; i >= 0; i--) out.push(labels.slice(i).join('.'));
+  return out;
+}
+
+export function resolvePolicy(doc: PolicyDocument, at: { tenantId: string; lane: Lane; domain?: string | null }): ResolvedPolicy {
+  if (!LANES.includes(at.lane)) throw new RangeError(`unknown lane "${at.lane}"`);
+  const layers: Array<[string, unknown]> = [
+    ['defaults', doc.defaults],
+    [`lanes.${at.lane}`, doc.lanes?.[at.lane]],
+  ];
+  const tenant = doc.tenants?.[at.tenantId];
+  if (tenant) {
+    const t = `tenants.${at.tenantId}`;
+    layers.push([`${t}.defaults`, tenant.defaults], [`${t}.lanes.${at.lane}`, tenant.lanes?.[at.lane]]);
+    for (const d of at.domain ? domainChain(at.domain) : []) {
+      const domainLayer = tenant.domains?.[d];
+      if (!domainLayer) continue;
+      const { lanes, ...own } = domainLayer;
+      layers.push([`${t}.domains.${d}`, own], [`${t}.domains.${d}.lanes.${at.lane}`, lanes?.[at.lane]]);
+    }
+  }
+  let policy: LanePolicy = BUILTIN_POLICY;
+  const applied: string[] = ['builtin'];
+  for (const [label, layer] of layers) {
+    if (layer === undefined) continue;
+    policy = merge(policy, layer);
+    applied.push(label);
+  }
+  const laneWeights = { ...DEFAULT_LANE_WEIGHTS, ...doc.laneWeights };
+  // Dedicated-only means no spillover, whatever a broader layer said.
+  if (policy.dedicatedOnly) policy = { ...policy, allowSharedSpillover: false };
+  // A partial outreach block on a lane that had none fills from the shipped guard-rails.
+  if (policy.outreach) policy = { ...policy, outreach: { ...DEFAULT_OUTREACH_GUARD, ...policy.outreach } };
+  return { ...policy, layers: applied, laneWeights };
+}
