@@ -69,7 +69,7 @@ export async function openDatabase(url: string, authToken?: string) {
 }
 
 /** First start on an empty store: the default tenant, an admin key, the default pool. */
-async function bootstrap(store: LibsqlStore, env: NodeEnv, dataDir: string, logger: Logger) {
+export async function bootstrap(store: LibsqlStore, env: NodeEnv, dataDir: string, logger: Logger) {
   const { db } = store;
   const now = Date.now();
   await db.insert(schema.tenants).values({ id: 'default', name: 'default', createdAt: now }).onConflictDoNothing();

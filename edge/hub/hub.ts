@@ -36,6 +36,11 @@ export interface HubOptions {
   now?: () => number;
   random?: () => number;
   retryOverride?: TransitionContext['retryOverride'];
+  /**
+   * Regions with a connected node anywhere. Defaults to this hub's own sessions; a hub that
+   * serves one region of several (a Durable Object per region) asks its peers.
+   */
+  connectedRegions?: () => Promise<string[]>;
 }
 
 interface Session {
@@ -322,7 +327,7 @@ export class LeaseHub {
 
   /** Jobs constrained to a region with no connected node wait; their trace says why, once. */
   private async noteUnroutable(now: number) {
-    const regions = [...new Set(this.summaries().map((n) => n.region))];
+    const regions = this.opts.connectedRegions ? await this.opts.connectedRegions() : [...new Set(this.summaries().map((n) => n.region))];
     const waiting = (await this.opts.store.readyJobsOutside(regions, now, 500)).filter((j) => j.lastClass !== 'no_node_in_region');
     if (waiting.length === 0) return;
     await this.opts.store.applyTransitions(

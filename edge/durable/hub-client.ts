@@ -1,0 +1,82 @@
+/**
+ * The LeaseHubPort over the per-region LeaseHub Durable Objects. The Worker checks the node's
+ * token (hash lookup in the store) before anything reaches a hub, then forwards the upgrade to
+ * the hub of the token's region. Work signals are coalesced per region: one notify in flight,
+ * at most one more queued behind it.
+ */
+import type { LeaseHubPort, Logger, NodeSummary, Store } from '../ports.ts';
+import { sha256Hex } from '../../shared/ids.ts';
+import { ApiError } from '../../shared/errors.ts';
+import type { LeaseHubObject } from './lease-hub.ts';
+import { REGION_HEADER, TOKEN_HEADER } from './lease-hub.ts';
+
+export class DurableHubs implements LeaseHubPort {
+  private readonly running = new Map<string, Promise<void>>();
+  private readonly again = new Set<string>();
+
+  constructor(
+    private readonly namespace: DurableObjectNamespace<LeaseHubObject>,
+    private readonly regions: string[],
+    private readonly store: Store,
+    private readonly logger: Logger,
+  ) {}
+
+  private hub(region: string) {
+    return this.namespace.get(this.namespace.idFromName(region));
+  }
+
+  notifyWork(region: string | null): void {
+    for (const r of region ? [region] : this.regions) this.poke(r);
+  }
+
+  /** Notifies still under way; the Worker hands them to `ctx.waitUntil`. */
+  inFlight(): Promise<unknown> | null {
+    return this.running.size ? Promise.allSettled([...this.running.values()]) : null;
+  }
+
+  private poke(region: string) {
+    if (this.running.has(region)) {
+      this.again.add(region);
+      return;
+    }
+    const run = (async () => {
+      do {
+        this.again.delete(region);
+        try {
+          await this.hub(region).notify();
+        } catch (error) {
+          // Not fatal: the hub's alarm picks the work up within HUB_TICK_MS.
+          this.logger.warn({ err: String(error), region }, 'could not notify the lease hub');
+        }
+      } while (this.again.has(region));
+    })().finally(() => this.running.delete(region));
+    this.running.set(region, run);
+  }
+
+  async connect(request: Request, region: string): Promise<Response> {
+    if (request.headers.get('upgrade')?.toLowerCase() !== 'websocket') {
+      return new Response('WebSocket upgrade required', { status: 426, headers: { Upgrade: 'websocket' } });
+    }
+    const match = /^Bearer\s+(\S+)$/i.exec(request.headers.get('authorization') ?? '');
+    // A store outage throws StoreUnavailableError here: 503 + Retry-After, never a half-open socket.
+    const token = match ? await this.store.findNodeToken(await sha256Hex(match[1])) : null;
+    if (!token) {
+      this.logger.warn({ region }, 'node connection refused: bad or missing node token');
+      throw new ApiError('unauthorized', 'a valid node token is required');
+    }
+    // `default` is the route's fallback when the node names no region: the token decides.
+    if (region !== 'default' && region !== token.region) {
+      throw new ApiError('forbidden', `this node token is for region ${token.region}, not ${region}`, { scope: 'region' });
+    }
+    const headers = new Headers(request.headers);
+    headers.delete('authorization');
+    headers.set(TOKEN_HEADER, JSON.stringify(token));
+    headers.set(REGION_HEADER, token.region);
+    return this.hub(token.region).fetch(new Request(request.url, { method: 'GET', headers }));
+  }
+
+  async nodes(): Promise<NodeSummary[]> {
+    const all = await Promise.all(this.regions.map((r) => this.hub(r).summaries()));
+    return all.flat();
+  }
+}

@@ -1,0 +1,166 @@
+/**
+ * The lease hub Durable Object, one per region (`LEASE_HUB.idFromName(region)`). It holds the
+ * region's MTA node WebSockets with the hibernation API and runs the shared LeaseHub on them:
+ * sessions and granting in edge/hub/hub.ts, the atomic claim in the store. Alarms, not timers,
+ * expire leases and offer retries that came due.
+ *
+ * Hibernation: while nodes are connected the alarm fires every HUB_TICK_MS, so the object stays
+ * in memory. If it is evicted anyway, the hub's sessions (credits, keys sent) are gone; the
+ * sockets survive, so on wake every surviving socket is closed with 4012 and its node
+ * reconnects, resends unacknowledged results and says hello again (protocol.ts).
+ */
+import { DurableObject } from 'cloudflare:workers';
+import { LeaseHub, type NodeConnection } from '../hub/hub.ts';
+import { memoryMetrics } from '../metrics.ts';
+import type { NodeSummary, NodeTokenRecord } from '../ports.ts';
+import { sharedDeps, type WorkerBindings, type WorkerSettings } from './env.ts';
+import type { Logger } from '../logger.ts';
+
+/** Close code asking a node to reconnect and say hello again: its session was lost. */
+export const SESSION_LOST = 4012;
+/** Header the Worker uses to hand the checked node token to the hub (never from outside). */
+export const TOKEN_HEADER = 'x-postlane-node-token';
+export const REGION_HEADER = 'x-postlane-hub-region';
+
+interface Attachment {
+  key: string;
+  token: NodeTokenRecord;
+}
+
+export class LeaseHubObject extends DurableObject<WorkerBindings> {
+  private hub!: LeaseHub;
+  private settings!: WorkerSettings;
+  private logger!: Logger;
+  private region: string | null = null;
+  private readonly conns = new Map<string, NodeConnection>();
+
+  constructor(ctx: DurableObjectState, env: WorkerBindings) {
+    super(ctx, env);
+    for (const ws of ctx.getWebSockets()) {
+      try {
+        ws.close(SESSION_LOST, 'lease hub restarted; reconnect and say hello');
+      } catch {}
+    }
+    void ctx.blockConcurrencyWhile(async () => {
+      const deps = await sharedDeps(env, 'lease-hub');
+      this.settings = deps.settings;
+      this.logger = deps.logger;
+      this.hub = new LeaseHub({
+        store: deps.store,
+        secrets: deps.secrets,
+        logger: deps.logger,
+        metrics: memoryMetrics(),
+        leaseTtlMs: deps.settings.LEASE_TTL_MS,
+        heartbeatMs: deps.settings.HEARTBEAT_MS,
+        retryOverride: {
+          ...(deps.settings.RETRY_INITIAL_MS ? { initialMs: deps.settings.RETRY_INITIAL_MS } : {}),
+          ...(deps.settings.RETRY_MAX_MS ? { maxDelayMs: deps.settings.RETRY_MAX_MS } : {}),
+        },
+        connectedRegions: () => this.connectedRegions(),
+      });
+    });
+  }
+
+  /** A node's upgrade request, its token already checked by the Worker. */
+  async fetch(request: Request): Promise<Response> {
+    if (request.headers.get('upgrade')?.toLowerCase() !== 'websocket') {
+      return new Response('WebSocket upgrade required', { status: 426, headers: { Upgrade: 'websocket' } });
+    }
+    const token = JSON.parse(request.headers.get(TOKEN_HEADER) ?? 'null') as NodeTokenRecord | null;
+    if (!token) return new Response('no node token', { status: 401 });
+    this.region = request.headers.get(REGION_HEADER) ?? token.region;
+
+    const pair = new WebSocketPair();
+    const server = pair[1];
+    this.ctx.acceptWebSocket(server);
+    const key = crypto.randomUUID();
+    server.serializeAttachment({ key, token } satisfies Attachment);
+    const conn = this.connection(server);
+    this.conns.set(key, conn);
+    this.hub.open(conn, token);
+    await this.ensureAlarm();
+    return new Response(null, { status: 101, webSocket: pair[0] });
+  }
+
+  async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer) {
+    const conn = this.lookup(ws);
+    if (!conn) return;
+    await this.hub.message(conn, typeof message === 'string' ? message : new TextDecoder().decode(message));
+  }
+
+  async webSocketClose(ws: WebSocket, code: number, reason: string) {
+    this.drop(ws);
+    try {
+      ws.close(code === 1005 || code === 1006 ? 1000 : code, reason);
+    } catch {}
+  }
+
+  async webSocketError(ws: WebSocket) {
+    this.drop(ws);
+  }
+
+  /** Expire leases, offer retries that came due, note unroutable jobs; again while nodes are here. */
+  async alarm() {
+    await this.hub.tick();
+    if (this.ctx.getWebSockets().length > 0) await this.ctx.storage.setAlarm(Date.now() + this.settings.HUB_TICK_MS);
+  }
+
+  /** RPC from the Worker: new work was committed. */
+  notify(): void {
+    this.hub.notifyWork();
+  }
+
+  /** RPC: the region's welcomed nodes. */
+  summaries(): NodeSummary[] {
+    return this.hub.summaries();
+  }
+
+  private connection(ws: WebSocket): NodeConnection {
+    return {
+      send: (text) => ws.send(text),
+      close: (code, reason) => ws.close(code, reason),
+    };
+  }
+
+  private lookup(ws: WebSocket): NodeConnection | null {
+    const att = ws.deserializeAttachment() as Attachment | null;
+    const conn = att ? this.conns.get(att.key) : undefined;
+    if (conn) return conn;
+    // A socket from before the object was evicted: its session is gone.
+    try {
+      ws.close(SESSION_LOST, 'session lost; reconnect and say hello');
+    } catch {}
+    return null;
+  }
+
+  private drop(ws: WebSocket) {
+    const att = ws.deserializeAttachment() as Attachment | null;
+    const conn = att ? this.conns.get(att.key) : undefined;
+    if (!conn || !att) return;
+    this.conns.delete(att.key);
+    this.hub.closed(conn);
+  }
+
+  private async ensureAlarm() {
+    if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + this.settings.HUB_TICK_MS);
+  }
+
+  /** Regions with a welcomed node: this one from memory, the others by asking their hubs. */
+  private async connectedRegions(): Promise<string[]> {
+    const own = new Set(this.hub.summaries().map((s) => s.region));
+    const others = this.settings.REGIONS.filter((r) => r !== this.region && !own.has(r));
+    const answers = await Promise.all(
+      others.map(async (r) => {
+        try {
+          const nodes = await this.env.LEASE_HUB.get(this.env.LEASE_HUB.idFromName(r)).summaries();
+          return nodes.length > 0 ? r : null;
+        } catch (error) {
+          this.logger.warn({ err: String(error), region: r }, 'could not ask a peer hub for its nodes');
+          // Unknown is not "empty": do not mark that region's jobs as waiting.
+          return r;
+        }
+      }),
+    );
+    return [...own, ...answers.filter((r): r is string => r !== null)];
+  }
+}
