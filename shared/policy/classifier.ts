@@ -11,9 +11,11 @@
  *
  * Facts: /work/shared/reference/provider-replies.md; every row names its source.
  */
+import * as v from 'valibot';
 import type { SmtpReply } from '../protocol.ts';
-import { replyMatches, type ReplyMatch } from './providers.ts';
-import { toRetrySchedule, type HumanRetrySchedule, type RetrySchedule } from './retry.ts';
+import { PolicyValidationError, replyMatches, type ReplyMatch } from './providers.ts';
+import { HumanRetryScheduleSchema, toRetrySchedule, type HumanRetrySchedule, type RetrySchedule } from './retry.ts';
+import { formatIssues } from './units.ts';
 
 export const REPLY_CLASSES = [
   'rate_limited',
@@ -301,4 +303,84 @@ export function classifyReply(reply: SmtpReply | null, ctx: ClassifyContext, tab
   if (basic) return build(table, basic, `rfc5321.${reply.code}`, 'RFC 5321 §4.2.3', reply.code);
   const cls: ReplyClass = reply.code >= 500 ? 'other_permanent' : 'other_transient';
   return build(table, cls, `rfc5321.${Math.floor(reply.code / 100)}xx`, 'RFC 5321 §4.2.1', reply.code);
+}
+
+// ---- operator overrides
+
+const POOL_ACTIONS = ['none', 'throttle', 'slow_start', 'suspend_ip_for_provider', 'pause_domain'] as const;
+const SIGNALS = ['block', 'bounce', 'throttle', 'none'] as const;
+
+const ReplyRuleSchema = v.strictObject({
+  id: v.pipe(v.string(), v.minLength(1), v.maxLength(128)),
+  provider: v.pipe(v.string(), v.regex(/^(\*|[a-z0-9][a-z0-9_-]{0,63})$/, 'expected a provider key or "*"')),
+  match: v.pipe(
+    v.strictObject({
+      code: v.optional(v.pipe(v.number(), v.integer(), v.minValue(400), v.maxValue(599))),
+      enhanced: v.optional(v.pipe(v.string(), v.regex(/^[45]\.\d{1,3}\.\d{1,3}$/))),
+      text: v.optional(
+        v.pipe(
+          v.string(),
+          v.check((s) => {
+            try {
+              new RegExp(s, 'i');
+              return true;
+            } catch {
+              return false;
+            }
+          }, 'invalid regular expression'),
+        ),
+      ),
+      codeClass: v.optional(v.picklist([4, 5])),
+    }),
+    v.check((m) => m.code !== undefined || m.enhanced !== undefined || m.text !== undefined, 'match needs code, enhanced or text'),
+  ),
+  class: v.picklist(REPLY_CLASSES),
+  distinctive: v.optional(v.boolean()),
+  outcome: v.optional(v.picklist(['deferred', 'bounced'])),
+  poolAction: v.optional(v.picklist(POOL_ACTIONS)),
+  signal: v.optional(v.picklist(SIGNALS)),
+  source: v.pipe(v.string(), v.minLength(1)),
+});
+
+const ClassPolicyOverrideSchema = v.strictObject({
+  outcome: v.optional(v.picklist(['deferred', 'bounced', 'by_code'])),
+  schedule: v.optional(v.partial(HumanRetryScheduleSchema)),
+  suppressRecipient: v.optional(v.boolean()),
+  poolAction: v.optional(v.picklist(POOL_ACTIONS)),
+  signal: v.optional(v.picklist(SIGNALS)),
+});
+
+export const ClassifierOverridesSchema = v.strictObject({
+  /** Operator rows: an existing id is replaced in place; new rows go first, so they win. */
+  rules: v.optional(v.array(ReplyRuleSchema)),
+  classes: v.optional(v.strictObject(Object.fromEntries(REPLY_CLASSES.map((c) => [c, v.optional(ClassPolicyOverrideSchema)])) as Record<ReplyClass, v.OptionalSchema<typeof ClassPolicyOverrideSchema, undefined>>)),
+});
+
+/** The shipped classifier with an operator's rows and class changes on top, validated. */
+export function loadClassifier(overrides: unknown = {}, base: ClassifierTable = DEFAULT_CLASSIFIER): ClassifierTable {
+  const r = v.safeParse(ClassifierOverridesSchema, overrides ?? {});
+  if (!r.success) {
+    const text = formatIssues(r.issues);
+    throw new PolicyValidationError(`invalid classifier policy: ${text}`, text.split('; '));
+  }
+  const classes = { ...base.classes };
+  for (const [cls, o] of Object.entries(r.output.classes ?? {}) as Array<[ReplyClass, v.InferOutput<typeof ClassPolicyOverrideSchema> | undefined]>) {
+    if (!o) continue;
+    const merged: ClassPolicy = { ...classes[cls], ...o, schedule: { ...classes[cls].schedule, ...o.schedule } };
+    try {
+      toRetrySchedule(merged.schedule);
+    } catch (e) {
+      throw new PolicyValidationError(`invalid classifier policy: classes.${cls}.schedule: ${(e as Error).message}`, [`classes.${cls}.schedule`]);
+    }
+    classes[cls] = merged;
+  }
+  let rules = [...base.rules];
+  const added: ReplyRule[] = [];
+  for (const row of (r.output.rules ?? []) as ReplyRule[]) {
+    const i = rules.findIndex((x) => x.id === row.id);
+    if (i >= 0) rules[i] = row;
+    else added.push(row);
+  }
+  rules = [...added, ...rules];
+  return { rules, classes };
 }

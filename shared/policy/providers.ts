@@ -9,7 +9,7 @@
  */
 import * as v from 'valibot';
 import type { SmtpReply } from '../protocol.ts';
-import { DurationSchema, RateSchema, formatIssues } from './units.ts';
+import { DurationSchema, RateSchema, formatIssues, parseThreshold } from './units.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Shape
@@ -511,4 +511,15 @@ export function replyMatches(match: ReplyMatch, reply: SmtpReply): boolean {
 /** The provider's automation rules that this reply triggers, in table order. */
 export function automationFor(provider: string, reply: SmtpReply, policy: ShapingPolicy = DEFAULT_SHAPING_POLICY): AutomationRule[] {
   return (policy.providers[provider]?.automation ?? []).filter((r) => replyMatches(r.match, reply));
+}
+
+/**
+ * Whether a rule's trigger fires now. `hits` are the times this rule's pattern matched before
+ * (for this provider and source IP); the caller keeps them. "immediate" always fires; "3/hr"
+ * fires when this match makes three within the last hour.
+ */
+export function triggerFires(trigger: string, hits: readonly number[], now: number): boolean {
+  if (trigger === 'immediate') return true;
+  const { count, periodMs } = parseThreshold(trigger);
+  return hits.filter((t) => t > now - periodMs && t <= now).length + 1 >= count;
 }

@@ -122,3 +122,14 @@ export function formatIssues(issues: readonly v.BaseIssue<unknown>[]): string {
     })
     .join('; ');
 }
+
+/**
+ * A threshold ("3/hr" = three times within an hour) as count and window, for automation
+ * triggers, where the rate's per-second form loses the window.
+ */
+export function parseThreshold(value: string): { count: number; periodMs: number } {
+  const perSec = parseRate(value); // validates and names the bad value
+  const count = Number(/^\s*(\d+(?:\.\d+)?)/.exec(value)![1]);
+  if (!(count >= 1)) throw new PolicyUnitError(`invalid threshold "${value}": count must be at least 1`);
+  return { count, periodMs: Math.round((count / perSec) * 1000) };
+}

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseSmtpReply } from '../../../shared/smtp-reply.ts';
-import { classifyReply, CLASS_POLICY, REPLY_CLASSES, REPLY_RULES, type ReplyClass } from '../../../shared/policy/classifier.ts';
+import { classifyReply, CLASS_POLICY, loadClassifier, REPLY_CLASSES, REPLY_RULES, type ReplyClass } from '../../../shared/policy/classifier.ts';
 import { planRetry } from '../../../shared/policy/retry.ts';
 
 type Row = [provider: string, raw: string, cls: ReplyClass, rule: string, outcome: 'deferred' | 'bounced'];
@@ -113,4 +113,28 @@ test('rule ids are unique and every row cites a source', () => {
   const ids = REPLY_RULES.map((r) => r.id);
   assert.equal(new Set(ids).size, ids.length);
   for (const r of REPLY_RULES) assert.ok(r.source.length > 3, r.id);
+});
+
+test('operator overrides: new rows win, classes change, unknown keys are refused', () => {
+  const table = loadClassifier({
+    rules: [
+      { id: 'ops.gmx-too-many', provider: 'gmx', match: { code: 421, text: 'too many connections' }, class: 'rate_limited', source: 'ops runbook 7' },
+      { id: 'gmail.550-5.1.1-no-such-user', provider: 'gmail', match: { enhanced: '5.1.1' }, class: 'unknown_user', source: 'kept, with a note' },
+    ],
+    classes: { rate_limited: { schedule: { initial: '20m' } } },
+  });
+  const c = classifyReply(parseSmtpReply('421 gmx.net too many connections'), { provider: 'gmx' }, table);
+  assert.deepEqual([c.class, c.rule, c.schedule.initialMs, c.schedule.maxDelayMs], ['rate_limited', 'ops.gmx-too-many', 1_200_000, 7_200_000]);
+  assert.equal(table.rules.find((r) => r.id === 'gmail.550-5.1.1-no-such-user')?.source, 'kept, with a note');
+  assert.equal(table.rules.length, REPLY_RULES.length + 1);
+  // The shipped table is untouched.
+  assert.equal(classifyReply(parseSmtpReply('421 4.7.28 x'), { provider: 'gmail' }).schedule.initialMs, 600_000);
+  const bad: Array<[unknown, RegExp]> = [
+    [{ classes: { rate_limited: { schedule: { inital: '1m' } } } }, /classes\.rate_limited\.schedule\.inital: unknown key/],
+    [{ classes: { slow: {} } }, /classes\.slow: unknown key/],
+    [{ classes: { network: { schedule: { initial: '5h' } } } }, /classes\.network\.schedule: retry max "1h" is shorter than initial "5h"/],
+    [{ rules: [{ id: 'x', provider: 'gmail', match: {}, class: 'content', source: 's' }] }, /rules\.0\.match: match needs/],
+    [{ rules: [{ id: 'x', provider: 'gmail', match: { code: 550 }, class: 'spam', source: 's' }] }, /rules\.0\.class/],
+  ];
+  for (const [input, pattern] of bad) assert.throws(() => loadClassifier(input), (e: Error) => pattern.test(e.message), JSON.stringify(input));
 });

@@ -9,6 +9,7 @@ import {
   loadShapingPolicy,
   providerFor,
   shapingFor,
+  triggerFires,
 } from '../../../shared/policy/providers.ts';
 
 test('providerFor: recipient domain first, then MX suffix, else other', () => {
@@ -114,4 +115,17 @@ test('the loader rejects unknown keys and bad units, naming the key path', () =>
   for (const [input, pattern] of table) {
     assert.throws(() => loadShapingPolicy(input), (e: Error) => e instanceof PolicyValidationError && pattern.test(e.message), JSON.stringify(input));
   }
+});
+
+test('automation triggers: immediate or a threshold within its window', () => {
+  const M = 60_000;
+  const table: Array<[trigger: string, hits: number[], now: number, fires: boolean]> = [
+    ['immediate', [], 0, true],
+    ['3/hr', [], 60 * M, false],
+    ['3/hr', [30 * M], 60 * M, false],
+    ['3/hr', [10 * M, 30 * M], 60 * M, true],
+    ['3/hr', [0, 30 * M], 60 * M, false], // the first hit is an hour old
+    ['2/10m', [55 * M], 60 * M, true],
+  ];
+  for (const [trigger, hits, now, fires] of table) assert.equal(triggerFires(trigger, hits, now), fires, `${trigger} ${hits}`);
 });

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseDuration, parseRate, formatDuration, PolicyUnitError } from '../../../shared/policy/units.ts';
+import { parseDuration, parseRate, parseThreshold, formatDuration, PolicyUnitError } from '../../../shared/policy/units.ts';
 
 test('durations parse to milliseconds', () => {
   const table: Array<[string, number]> = [
@@ -45,4 +45,11 @@ test('durations format back to human units', () => {
   assert.equal(formatDuration(90_000), '1m30s');
   assert.equal(formatDuration(259_200_000), '3d');
   assert.equal(formatDuration(250), '250ms');
+});
+
+test('thresholds keep count and window', () => {
+  assert.deepEqual(parseThreshold('3/hr'), { count: 3, periodMs: 3_600_000 });
+  assert.deepEqual(parseThreshold('2/10m'), { count: 2, periodMs: 600_000 });
+  assert.throws(() => parseThreshold('0/hr'), /"0\/hr"/);
+  assert.throws(() => parseThreshold('often'), /"often"/);
 });
