@@ -114,7 +114,7 @@ export const REPLY_RULES: ReplyRule[] = [
   // ---- Gmail
   { id: 'gmail.421-4.7.28', provider: 'gmail', match: { enhanced: '4.7.28' }, class: 'rate_limited', source: 'smtp.codes/google (IP rate limited, bulk sender rules)' },
   { id: 'gmail.421-4.7.0-unusual-rate', provider: 'gmail', match: { enhanced: '4.7.0', text: 'unusual rate of unsolicited mail' }, class: 'ip_reputation', source: GOOGLE_HELP },
-  { id: 'gmail.421-4.7.0-domain-reputation', provider: 'gmail', match: { codeClass: 4, text: 'low reputation of the sending domain|sending domain has a (very )?low reputation' }, class: 'domain_reputation', source: 'smtp.codes/google' },
+  { id: 'gmail.domain-reputation', provider: 'gmail', match: { text: 'low reputation of the sending domain|sending domain has a (very )?low reputation' }, class: 'domain_reputation', source: 'smtp.codes/google' },
   { id: 'gmail.421-4.7.0-no-auth-info', provider: 'gmail', match: { text: 'does not have authentication information|fails to pass authentication checks' }, class: 'auth_failure', source: KUMO_RULES },
   { id: 'gmail.4.7.0-tls-required', provider: 'gmail', match: { codeClass: 4, text: 'TLS required' }, class: 'policy', source: GOOGLE_HELP },
   // Per-recipient rate: that recipient, later. Not the pool's fault, so no pool action.

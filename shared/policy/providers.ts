@@ -445,13 +445,17 @@ export function shapingFor(provider: string, policy: ShapingPolicy = DEFAULT_SHA
 // ---------------------------------------------------------------------------------------------
 // Lookup
 
+/** A TLD, or a second-level registry under a country code (co.uk, com.br, ne.jp). */
+const PUBLIC_SUFFIX_SHAPE = /^([a-z]{2,12}|(co|com|net|ne|or|org|ac|gv|gob)\.[a-z]{2})$/;
+
 const normalise = (host: string) => host.trim().toLowerCase().replace(/\.$/, '');
 
 function domainMatches(pattern: string, domain: string): boolean {
   if (!pattern.endsWith('.*')) return pattern === domain;
-  // "hotmail.*": the label, then any public suffix (hotmail.com, hotmail.co.uk).
+  // "hotmail.*": the label, then a public suffix (hotmail.com, hotmail.fr, hotmail.co.uk), and
+  // not any subdomain of someone else's zone (live.example.com is not Microsoft).
   const label = pattern.slice(0, -1);
-  return domain.startsWith(label) && domain.length > label.length && !domain.slice(label.length).startsWith('.');
+  return domain.startsWith(label) && PUBLIC_SUFFIX_SHAPE.test(domain.slice(label.length));
 }
 
 function mxMatchLength(pattern: string, host: string): number {

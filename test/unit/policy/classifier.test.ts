@@ -11,7 +11,8 @@ type Row = [provider: string, raw: string, cls: ReplyClass, rule: string, outcom
 const REAL_REPLIES: Row[] = [
   ['gmail', '421-4.7.0 [192.0.2.1 15] Our system has detected an unusual rate of unsolicited mail originating from your IP address. To protect our users from spam, mail sent from your IP address has been temporarily blocked.', 'ip_reputation', 'gmail.421-4.7.0-unusual-rate', 'deferred'],
   ['gmail', '421-4.7.28 [192.0.2.1 15] Our system has detected an unusual rate of unsolicited mail originating from your IP address. To protect our users from spam, mail sent from your IP address has been temporarily rate limited.', 'rate_limited', 'gmail.421-4.7.28', 'deferred'],
-  ['gmail', '421-4.7.0 This message is suspicious due to the very low reputation of the sending domain. To best protect our users from spam, the message has been blocked.', 'domain_reputation', 'gmail.421-4.7.0-domain-reputation', 'deferred'],
+  ['gmail', '421-4.7.0 This message is suspicious due to the very low reputation of the sending domain. To best protect our users from spam, the message has been blocked.', 'domain_reputation', 'gmail.domain-reputation', 'deferred'],
+  ['gmail', '550-5.7.1 This message is suspicious due to the very low reputation of the sending domain.', 'domain_reputation', 'gmail.domain-reputation', 'bounced'],
   ['gmail', '421-4.7.0 This message does not have authentication information or fails to pass authentication checks (SPF or DKIM).', 'auth_failure', 'gmail.421-4.7.0-no-auth-info', 'deferred'],
   ['gmail', '421-4.7.0 TLS required for RCPT domain, closing connection.', 'policy', 'gmail.4.7.0-tls-required', 'deferred'],
   ['gmail', '450-4.2.1 The user you are trying to contact is receiving mail too quickly. Please resend your message at a later point.', 'rate_limited', 'gmail.450-4.2.1-too-fast', 'deferred'],

@@ -44,7 +44,9 @@ test('providerFor: recipient domain first, then MX suffix, else other', () => {
     ['example.org', 'in1-smtp.messagingengine.com', 'fastmail'],
     ['example.org', 'mx.example.org', 'other'],
     ['example.org', undefined, 'other'],
-    ['hotmailer.com', undefined, 'other'], // "hotmail.*" is a label prefix, not a string prefix
+    ['hotmailer.com', undefined, 'other'],
+    ['live.example.com', undefined, 'other'], // a subdomain of someone else's zone
+    ['yahoo.com.br', undefined, 'yahoo'], // "hotmail.*" is a label prefix, not a string prefix
     ['google.com.evil.io', 'mx.google.com.evil.io', 'other'],
   ];
   for (const [domain, mx, expected] of table) assert.equal(providerFor(domain, mx), expected, `${domain} / ${mx}`);
