@@ -5,7 +5,7 @@
  */
 import type { Logger } from './logger.ts';
 import type { Metrics } from './metrics.ts';
-import type { DeliveryJobRow, MessageEventRow, MessageRow, SendingDomainRow } from './store/schema.ts';
+import type { DeliveryJobRow, MessageEventRow, MessageRow, PolicyEventRow, SendingDomainRow } from './store/schema.ts';
 import type { MessageListQuery } from '../shared/api.ts';
 
 export interface ApiKeyRecord {
@@ -54,13 +54,16 @@ export interface ClaimRequest {
   limit: number;
   now: number;
   leaseTtlMs: number;
-  /** Lanes in the order the scheduler wants them served, with a cap each (see shared/policy). */
-  laneQuotas?: Array<{ lane: string; limit: number }>;
+  /** Per lane (and tenant) caps from the scheduler (shared/policy/scheduler.ts), in service order. */
+  laneQuotas?: Array<{ lane: string; tenantId?: string; limit: number }>;
+  /** (provider, pool) pairs whose budget is spent: left queued. */
+  exclude?: Array<{ provider: string; pool: string }>;
 }
 
 export interface ClaimedJob extends DeliveryJobRow {
   returnPathDomain: string | null;
   dkimDomain: string | null;
+  constraints: Record<string, unknown> | null;
 }
 
 export interface JobTransition {
@@ -107,6 +110,8 @@ export interface Store {
   /** Ready jobs that no connected node can take (e.g. their region has no node). */
   readyJobsOutside(regions: string[], now: number, limit: number): Promise<DeliveryJobRow[]>;
   appendEvents(events: Omit<MessageEventRow, 'id'>[]): Promise<void>;
+  appendPolicyEvents(events: Omit<PolicyEventRow, 'id'>[]): Promise<void>;
+  listPolicyEvents(since: number, limit: number): Promise<PolicyEventRow[]>;
 }
 
 export interface TakeResult {

@@ -18,6 +18,7 @@ CREATE TABLE `delivery_jobs` (
 	`recipient` text NOT NULL,
 	`recipient_kind` text NOT NULL,
 	`domain` text NOT NULL,
+	`sender_domain` text NOT NULL,
 	`provider` text NOT NULL,
 	`pool` text NOT NULL,
 	`lane` text NOT NULL,
@@ -100,6 +101,20 @@ CREATE TABLE `nodes` (
 	`last_seen_at` integer NOT NULL
 );
 --> statement-breakpoint
+CREATE TABLE `policy_events` (
+	`id` integer PRIMARY KEY AUTOINCREMENT NOT NULL,
+	`scope` text NOT NULL,
+	`key` text NOT NULL,
+	`type` text NOT NULL,
+	`from_state` text,
+	`to_state` text,
+	`reason` text NOT NULL,
+	`at` integer NOT NULL,
+	`data` text
+);
+--> statement-breakpoint
+CREATE INDEX `policy_events_at` ON `policy_events` (`at`);--> statement-breakpoint
+CREATE INDEX `policy_events_scope_key` ON `policy_events` (`scope`,`key`,`at`);--> statement-breakpoint
 CREATE TABLE `pools` (
 	`name` text PRIMARY KEY NOT NULL,
 	`tenant_id` text,

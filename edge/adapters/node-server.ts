@@ -21,6 +21,7 @@ import { guardStore } from '../store/guarded.ts';
 import * as schema from '../store/schema.ts';
 import { createSecrets, newMasterKey } from '../secrets.ts';
 import { MemoryCounters } from './memory-counters.ts';
+import { Shaper } from '../hub/shaping.ts';
 import { promMetrics } from './prom-metrics.ts';
 import type { AppDeps, LeaseHubPort, Logger, Store } from '../ports.ts';
 import type { NodeEnv } from './node-config.ts';
@@ -110,7 +111,9 @@ export async function startEdge(env: NodeEnv, options: { logger?: Logger } = {})
   const masterKey = env.POSTLANE_MASTER_KEY ?? readOrCreate(join(dataDir, 'master.key'), newMasterKey);
   const secrets = await createSecrets(masterKey);
   const metrics = promMetrics();
+  const counters = new MemoryCounters();
   const hub = new LeaseHub({
+    shaper: new Shaper({ counters }),
     store,
     secrets,
     logger: logger.child({ svc: 'hub' }),
@@ -133,7 +136,7 @@ export async function startEdge(env: NodeEnv, options: { logger?: Logger } = {})
 
   const deps: AppDeps = {
     store,
-    counters: new MemoryCounters(),
+    counters,
     hub: hubPort,
     secrets,
     logger,

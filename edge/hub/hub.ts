@@ -20,6 +20,9 @@ import { newId } from '../../shared/ids.ts';
 import type { Logger, NodeSummary, NodeTokenRecord, Secrets, Store } from '../ports.ts';
 import type { Metrics } from '../metrics.ts';
 import { transitionForResult, type TransitionContext } from './transitions.ts';
+import type { Shaper, PolicyEvent } from './shaping.ts';
+import { classifyReply } from '../../shared/policy/classifier.ts';
+import type { Demand } from '../../shared/policy/scheduler.ts';
 
 export interface NodeConnection {
   send(text: string): void;
@@ -41,6 +44,8 @@ export interface HubOptions {
    * serves one region of several (a Durable Object per region) asks its peers.
    */
   connectedRegions?: () => Promise<string[]>;
+  /** Reputation-aware shaping; without it every ready job is leased as fast as nodes pull. */
+  shaper?: Shaper;
 }
 
 interface Session {
@@ -73,6 +78,8 @@ export class LeaseHub {
   private sweeping = false;
   private readonly noteWaitingEvery = 5_000;
   private lastWaitingNote = 0;
+  private demand: { at: number; rows: Demand[] } | null = null;
+  private static readonly DEMAND_CACHE_MS = 500;
 
   constructor(private readonly opts: HubOptions) {
     this.now = opts.now ?? Date.now;
@@ -203,7 +210,16 @@ export class LeaseHub {
       const job = jobs.get(r.jobId);
       return job ? [transitionForResult(job, r, { now, nodeId: s.hello!.nodeId, random: this.opts.random, retryOverride: this.opts.retryOverride })] : [];
     });
-    await this.opts.store.applyTransitions(transitions);
+    const applied = new Set(await this.opts.store.applyTransitions(transitions));
+    if (this.opts.shaper) {
+      const policyEvents = results.flatMap((r) => {
+        const job = jobs.get(r.jobId);
+        if (!job || !applied.has(r.jobId) || r.fromJournal) return [];
+        const c = r.outcome === 'delivered' ? null : classifyReply(r.reply, { provider: job.provider, error: r.error, stage: r.stage });
+        return this.opts.shaper!.observe(job, r.outcome, c, r.sourceIp, now);
+      });
+      await this.recordPolicyEvents(policyEvents);
+    }
     for (const r of results) this.opts.metrics?.inc('postlane_delivery_results_total', { outcome: r.outcome });
     s.leased = Math.max(0, s.leased - results.length);
     // Acknowledge every reported job, applied or stale: the node's journal may forget them now.
@@ -221,21 +237,33 @@ export class LeaseHub {
         s.dispatchAgain = false;
         if (!s.hello || s.credits <= 0 || !this.sessions.has(s.conn)) break;
         const now = this.now();
-        const jobs = await this.opts.store.claimJobs({
+        const shaper = this.opts.shaper;
+        const claimed = await this.opts.store.claimJobs({
           nodeId: s.hello.nodeId,
           region: s.hello.region,
           pools: s.pools,
           limit: s.credits,
           now,
           leaseTtlMs: this.opts.leaseTtlMs,
+          laneQuotas: shaper ? shaper.quotas(s.credits, await this.currentDemand(now)) : undefined,
+          exclude: shaper?.excluded(now),
         });
-        if (jobs.length === 0) break;
+        if (claimed.length === 0) break;
+        const ipsByPool = new Map<string, string[]>();
+        for (const ip of s.ips) ipsByPool.set(ip.pool, [...(ipsByPool.get(ip.pool) ?? []), ip.address]);
+        const admitted = shaper
+          ? await shaper.admit(claimed, ipsByPool, now)
+          : { granted: claimed.map((job) => ({ job, sourceIp: null })), refused: [] };
+        if (admitted.refused.length) await this.holdBack(admitted.refused, now);
+        const jobs = admitted.granted.map((g) => ({ ...g.job, sourceIp: g.sourceIp }));
+        if (jobs.length === 0) {
+          if (admitted.refused.length) continue;
+          break;
+        }
         s.credits -= jobs.length;
         s.leased += jobs.length;
         const bodies = await this.opts.store.messageBodies([...new Set(jobs.map((j) => j.messageId))]);
         const keys = await this.keysFor(s, jobs.map((j) => ({ tenantId: j.tenantId, domain: j.dkimDomain })));
-        const ipsByPool = new Map<string, string[]>();
-        for (const ip of s.ips) ipsByPool.set(ip.pool, [...(ipsByPool.get(ip.pool) ?? []), ip.address]);
         this.send(s, {
           type: 'lease',
           v: PROTOCOL_VERSION,
@@ -248,7 +276,7 @@ export class LeaseHub {
             domain: j.domain,
             envelopeFrom: verpAddress(j.id, j.returnPathDomain ?? j.domain),
             pool: j.pool,
-            sourceIp: null,
+            sourceIp: j.sourceIp,
             provider: j.provider,
             lane: j.lane,
             attempt: j.attempts,
@@ -266,7 +294,7 @@ export class LeaseHub {
             jobId: j.id,
             type: 'leased',
             at: now,
-            data: { node: s.hello!.nodeId, region: s.hello!.region, pool: j.pool, ips: ipsByPool.get(j.pool) ?? [], attempt: j.attempts, lease_expires_at: new Date(j.leaseExpiresAt!).toISOString() },
+            data: { node: s.hello!.nodeId, region: s.hello!.region, pool: j.pool, ip: j.sourceIp ?? undefined, ips: j.sourceIp ? undefined : ipsByPool.get(j.pool) ?? [], provider: j.provider, attempt: j.attempts, lease_expires_at: new Date(j.leaseExpiresAt!).toISOString() },
           })),
         );
       } while (s.dispatchAgain);
@@ -275,6 +303,32 @@ export class LeaseHub {
     } finally {
       s.dispatching = false;
     }
+  }
+
+  /** Jobs the shaper held back go back to the queue with the limit that held them in their trace. */
+  private async holdBack(refused: Array<{ job: { id: string; messageId: string; attempts: number }; retryAt: number; limit: string; reason: string }>, now: number) {
+    await this.opts.store.applyTransitions(
+      refused.map((r) => ({
+        jobId: r.job.id,
+        fromStates: ['leased'],
+        set: { state: 'queued', attempts: Math.max(0, r.job.attempts - 1), nextAttemptAt: r.retryAt, leaseId: null, leaseOwner: null, leaseExpiresAt: null, lastClass: 'shaped' },
+        events: [{ messageId: r.job.messageId, jobId: r.job.id, type: 'throttled', at: now, data: { limit: r.limit, reason: r.reason, next_attempt_at: new Date(r.retryAt).toISOString() } }],
+      })),
+    );
+  }
+
+  private async currentDemand(now: number): Promise<Demand[]> {
+    if (!this.demand || now - this.demand.at > LeaseHub.DEMAND_CACHE_MS) {
+      const rows = await this.opts.store.backlog(null);
+      this.demand = { at: now, rows: rows.map((r) => ({ lane: r.lane as Demand['lane'], tenantId: r.tenantId, queued: r.queued })) };
+    }
+    return this.demand.rows;
+  }
+
+  private async recordPolicyEvents(events: PolicyEvent[]) {
+    if (events.length === 0) return;
+    for (const e of events) this.opts.logger.info({ scope: e.scope, key: e.key, from: e.from, to: e.to, reason: e.reason }, `policy ${e.type} change`);
+    await this.opts.store.appendPolicyEvents(events.map((e) => ({ scope: e.scope, key: e.key, type: e.type, fromState: e.from, toState: e.to, reason: e.reason, at: e.at, data: e.data })));
   }
 
   private async keysFor(s: Session, wanted: Array<{ tenantId: string; domain: string | null }>): Promise<DkimKey[]> {
@@ -313,6 +367,7 @@ export class LeaseHub {
         this.opts.metrics?.inc('postlane_leases_expired_total', {}, expired);
         this.opts.logger.warn({ expired }, 'leases expired and were returned to the queue');
       }
+      if (this.opts.shaper) await this.recordPolicyEvents(this.opts.shaper.tick(now));
       this.notifyWork();
       if (now - this.lastWaitingNote >= this.noteWaitingEvery) {
         this.lastWaitingNote = now;

@@ -155,6 +155,7 @@ export async function prepareMessage(body: SendMessage, ctx: AcceptContext, inde
     recipient: mailbox.address,
     recipientKind: kind,
     domain: mailbox.domain,
+    senderDomain: from.domain,
     provider: providerFor(mailbox.domain),
     pool,
     lane,

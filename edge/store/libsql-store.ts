@@ -20,7 +20,7 @@ import type {
 import type { DeliveryJobRow, MessageEventRow } from './schema.ts';
 import type { MessageListQuery } from '../../shared/api.ts';
 
-const { apiKeys, deliveryJobs, idempotencyKeys, messageEvents, messages, nodeTokens, nodes, pools, sendingDomains } = schema;
+const { apiKeys, deliveryJobs, idempotencyKeys, messageEvents, messages, nodeTokens, nodes, policyEvents, pools, sendingDomains } = schema;
 
 export type PostlaneDb = LibSQLDatabase<typeof schema>;
 
@@ -217,13 +217,14 @@ export class LibsqlStore implements Store {
 
   async claimJobs(req: ClaimRequest): Promise<ClaimedJob[]> {
     if (req.pools.length === 0 || req.limit <= 0) return [];
-    const quotas = req.laneQuotas ?? [{ lane: '*', limit: req.limit }];
+    const quotas = req.laneQuotas?.length ? req.laneQuotas : [{ lane: '*', limit: req.limit }];
+    const exclude = (req.exclude ?? []).map((e) => sql`AND NOT (provider = ${e.provider} AND pool = ${e.pool})`);
     const claimed: DeliveryJobRow[] = [];
     const expiresAt = req.now + req.leaseTtlMs;
     for (const quota of quotas) {
       const limit = Math.min(quota.limit, req.limit - claimed.length);
       if (limit <= 0) continue;
-      const leaseId = `${req.nodeId}:${req.now}:${quota.lane}`;
+      const leaseId = `${req.nodeId}:${req.now}`;
       // One statement: select ready jobs and mark them leased. SQLite runs it under the write
       // lock, so two hubs (or edge instances) can never claim the same job.
       const rows = await this.db.all<Record<string, unknown>>(sql`
@@ -236,6 +237,8 @@ export class LibsqlStore implements Store {
             AND (region IS NULL OR region = ${req.region})
             AND pool IN (${sql.join(req.pools.map((p) => sql`${p}`), sql`, `)})
             ${quota.lane === '*' ? sql`` : sql`AND lane = ${quota.lane}`}
+            ${'tenantId' in quota && quota.tenantId ? sql`AND tenant_id = ${quota.tenantId}` : sql``}
+            ${sql.join(exclude, sql` `)}
           ORDER BY ${LANE_ORDER}, next_attempt_at
           LIMIT ${limit}
         )
@@ -245,14 +248,14 @@ export class LibsqlStore implements Store {
     if (claimed.length === 0) return [];
     const messageIds = [...new Set(claimed.map((j) => j.messageId))];
     const meta = await this.db
-      .select({ id: messages.id, fromDomain: messages.fromDomain, returnPathDomain: sendingDomains.returnPathDomain, dkimDomain: sendingDomains.domain })
+      .select({ id: messages.id, fromDomain: messages.fromDomain, constraints: messages.constraints, returnPathDomain: sendingDomains.returnPathDomain, dkimDomain: sendingDomains.domain })
       .from(messages)
       .leftJoin(sendingDomains, and(eq(sendingDomains.tenantId, messages.tenantId), eq(sendingDomains.domain, messages.fromDomain)))
       .where(inArray(messages.id, messageIds));
     const byId = new Map(meta.map((m) => [m.id, m]));
     return claimed.map((job) => {
       const m = byId.get(job.messageId);
-      return { ...job, returnPathDomain: m?.returnPathDomain ?? m?.fromDomain ?? null, dkimDomain: m?.dkimDomain ?? null };
+      return { ...job, returnPathDomain: m?.returnPathDomain ?? m?.fromDomain ?? null, dkimDomain: m?.dkimDomain ?? null, constraints: m?.constraints ?? null };
     });
   }
 
@@ -340,6 +343,15 @@ export class LibsqlStore implements Store {
     const statements = chunks(events).map((part) => this.db.insert(messageEvents).values(part));
     await this.db.batch(statements as unknown as [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]]);
   }
+
+  async appendPolicyEvents(events: Omit<schema.PolicyEventRow, 'id'>[]) {
+    if (events.length === 0) return;
+    await this.db.insert(policyEvents).values(events);
+  }
+
+  async listPolicyEvents(since: number, limit: number) {
+    return this.db.select().from(policyEvents).where(gte(policyEvents.at, since)).orderBy(desc(policyEvents.id)).limit(limit);
+  }
 }
 
 /** RETURNING * hands back column names; map them onto the drizzle row shape. */
@@ -352,6 +364,7 @@ function jobFromRaw(r: Record<string, unknown>): DeliveryJobRow {
     recipient: String(r.recipient),
     recipientKind: String(r.recipient_kind),
     domain: String(r.domain),
+    senderDomain: String(r.sender_domain),
     provider: String(r.provider),
     pool: String(r.pool),
     lane: String(r.lane),

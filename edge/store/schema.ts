@@ -134,6 +134,8 @@ export const deliveryJobs = sqliteTable(
     /** Which header the recipient came from: to, cc or bcc. */
     recipientKind: text('recipient_kind').notNull(),
     domain: text('domain').notNull(),
+    /** The From domain: its circuit breaker and budgets apply to this job. */
+    senderDomain: text('sender_domain').notNull(),
     provider: text('provider').notNull(),
     pool: text('pool').notNull(),
     lane: text('lane').notNull(),
@@ -178,6 +180,27 @@ export const messageEvents = sqliteTable(
 );
 
 
+/**
+ * State changes of pools, sender domains and provider budgets (breaker transitions, adaptive
+ * rate moves, IP suspensions): the "why" behind a slowdown that no single message explains.
+ */
+export const policyEvents = sqliteTable(
+  'policy_events',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    scope: text('scope').notNull(),
+    key: text('key').notNull(),
+    type: text('type').notNull(),
+    fromState: text('from_state'),
+    toState: text('to_state'),
+    reason: text('reason').notNull(),
+    at: integer('at').notNull(),
+    data: text('data', { mode: 'json' }).$type<Record<string, unknown>>(),
+  },
+  (t) => [index('policy_events_at').on(t.at), index('policy_events_scope_key').on(t.scope, t.key, t.at)],
+);
+
+export type PolicyEventRow = typeof policyEvents.$inferSelect;
 export type MessageRow = typeof messages.$inferSelect;
 export type DeliveryJobRow = typeof deliveryJobs.$inferSelect;
 export type MessageEventRow = typeof messageEvents.$inferSelect;

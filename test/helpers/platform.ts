@@ -27,7 +27,7 @@ export interface PlatformOptions {
   dataDir?: string;
 }
 
-const quiet = consoleLogger('silent');
+const quiet = consoleLogger((process.env.POSTLANE_TEST_LOG as 'error') ?? 'silent');
 
 export async function startPlatform(opts: PlatformOptions = {}): Promise<Platform> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'postlane-test-'));

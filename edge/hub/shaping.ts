@@ -1,0 +1,293 @@
+/**
+ * Reputation-aware shaping, applied where leases are granted. The decisions are the pure
+ * functions of shared/policy (scheduler, AIMD, breakers, send windows, provider table); this
+ * class only keeps their state per key and takes tokens through the Counters port, so every
+ * edge instance shares the same budgets (Durable Objects on Workers, memory on Node).
+ *
+ * Keys: AIMD per (provider, pool); breakers per pool and per sender domain; token buckets per
+ * (provider, pool) and per (provider, source IP).
+ */
+import type { ClaimedJob, Counters } from '../ports.ts';
+import { allocate, DEFAULT_LANE_WEIGHTS, type Demand, type LaneWeights } from '../../shared/policy/scheduler.ts';
+import { aimdConfig, initialAimd, onSignal, type AimdConfig, type AimdState } from '../../shared/policy/aimd.ts';
+import {
+  allowedRate,
+  breakerConfig,
+  evaluateBreaker,
+  forceBreaker,
+  initialBreaker,
+  recordOutcome,
+  type BreakerConfig,
+  type BreakerEvent,
+  type BreakerState,
+} from '../../shared/policy/breaker.ts';
+import { DEFAULT_SHAPING_POLICY, shapingFor, type ShapingPolicy } from '../../shared/policy/providers.ts';
+import { parseRate } from '../../shared/policy/units.ts';
+import { isIPv4, isInWindow, nextWindowOpen, WEEKDAYS, type SendWindow } from '../../shared/policy/constraints.ts';
+import type { Classification } from '../../shared/policy/classifier.ts';
+
+export interface PolicyEvent {
+  scope: 'pool' | 'domain' | 'provider_pool' | 'provider_ip';
+  key: string;
+  type: 'breaker' | 'rate' | 'suspend';
+  from: string | null;
+  to: string | null;
+  reason: string;
+  at: number;
+  data: Record<string, unknown>;
+}
+
+export interface Refusal {
+  job: ClaimedJob;
+  retryAt: number;
+  limit: string;
+  reason: string;
+}
+
+export interface ShaperOptions {
+  counters: Counters;
+  policy?: ShapingPolicy;
+  aimd?: AimdConfig;
+  breaker?: BreakerConfig;
+  weights?: LaneWeights;
+  random?: () => number;
+}
+
+interface SendWindowConstraint {
+  timezone: string;
+  start_hour: number;
+  end_hour: number;
+  days?: number[];
+}
+
+/** The API's send window (hours, weekday numbers) in the policy's terms. */
+function toPolicyWindow(w: SendWindowConstraint): SendWindow {
+  const hh = (h: number) => `${String(h % 24).padStart(2, '0')}:00`;
+  return { days: (w.days ?? [0, 1, 2, 3, 4, 5, 6]).map((d) => WEEKDAYS[d]), start: hh(w.start_hour), end: hh(w.end_hour) };
+}
+
+export class Shaper {
+  private readonly counters: Counters;
+  private readonly policy: ShapingPolicy;
+  private readonly aimdCfg: AimdConfig;
+  private readonly breakerCfg: BreakerConfig;
+  private readonly weights: LaneWeights;
+  private readonly random: () => number;
+  private readonly rates = new Map<string, AimdState>();
+  private readonly breakers = new Map<string, BreakerState>();
+  /** (provider, pool) pairs whose bucket ran dry, until it refills: not claimed meanwhile. */
+  private readonly dryUntil = new Map<string, number>();
+  /** Source IPs suspended for one provider by a block reply. */
+  private readonly suspended = new Map<string, { until: number; reason: string }>();
+  private ipCursor = 0;
+
+  constructor(opts: ShaperOptions) {
+    this.counters = opts.counters;
+    this.policy = opts.policy ?? DEFAULT_SHAPING_POLICY;
+    this.aimdCfg = opts.aimd ?? aimdConfig();
+    this.breakerCfg = opts.breaker ?? breakerConfig();
+    this.weights = opts.weights ?? DEFAULT_LANE_WEIGHTS;
+    this.random = opts.random ?? Math.random;
+  }
+
+  /** Lane and tenant quotas for a node's credits: strict priority with weighted shares, fair among tenants. */
+  quotas(credits: number, demand: Demand[]) {
+    return allocate(credits, demand, this.weights, { random: this.random })
+      .filter((g) => g.count > 0)
+      .map((g) => ({ lane: g.lane as string, tenantId: g.tenantId, limit: g.count }));
+  }
+
+  /** (provider, pool) pairs not to claim now. */
+  excluded(now: number): Array<{ provider: string; pool: string }> {
+    const out: Array<{ provider: string; pool: string }> = [];
+    for (const [key, until] of this.dryUntil) {
+      if (until <= now) this.dryUntil.delete(key);
+      else {
+        const [provider, pool] = key.split('|');
+        out.push({ provider, pool });
+      }
+    }
+    return out;
+  }
+
+  private breaker(key: string, now: number): BreakerState {
+    let b = this.breakers.get(key);
+    if (!b) this.breakers.set(key, (b = initialBreaker(now)));
+    return b;
+  }
+
+  private aimd(key: string, now: number): AimdState {
+    let s = this.rates.get(key);
+    if (!s) this.rates.set(key, (s = { ...initialAimd(this.aimdCfg, now), ratePerSec: this.aimdCfg.ceilingPerSec }));
+    return s;
+  }
+
+  /** The rate a (provider, pool) may send at now: the tightest of table, AIMD and breakers. */
+  rateFor(provider: string, pool: string, fromDomain: string, now: number): { ratePerSec: number; limitedBy: string } {
+    const shaping = shapingFor(provider, this.policy);
+    const candidates: Array<[number, string]> = [
+      [parseRate(shaping.ratePerPool), `provider table rate for ${provider}`],
+      [this.aimd(`${provider}|${pool}`, now).ratePerSec, `adaptive rate for ${provider} on pool ${pool}`],
+      [allowedRate(this.breaker(`pool:${pool}`, now), this.breakerCfg), `circuit breaker of pool ${pool}`],
+      [allowedRate(this.breaker(`domain:${fromDomain}`, now), this.breakerCfg), `circuit breaker of sender domain ${fromDomain}`],
+    ];
+    const [ratePerSec, limitedBy] = candidates.reduce((a, b) => (b[0] < a[0] ? b : a));
+    return { ratePerSec, limitedBy };
+  }
+
+  /** Takes up to n tokens (never more than the burst at once); says when the rest can follow. */
+  private async takeUpTo(name: string, n: number, ratePerSec: number): Promise<{ granted: number; retryAfterMs: number }> {
+    const limit = { ratePerSec, burst: Math.max(1, Math.ceil(ratePerSec)) };
+    const rest = (granted: number) => (granted >= n ? 0 : Math.max(1, Math.ceil((1000 * (n - granted)) / ratePerSec)));
+    const ask = Math.min(n, limit.burst);
+    const first = await this.counters.take(name, ask, limit);
+    if (first.granted) return { granted: ask, retryAfterMs: rest(ask) };
+    // Short: the wait says how many tokens are missing, so take what is there.
+    const there = ask - Math.ceil((first.retryAfterMs / 1000) * ratePerSec);
+    if (there >= 1) {
+      const second = await this.counters.take(name, there, limit);
+      if (second.granted) return { granted: there, retryAfterMs: rest(there) };
+    }
+    return { granted: 0, retryAfterMs: Number.isFinite(first.retryAfterMs) ? Math.max(1, first.retryAfterMs) : 60_000 };
+  }
+
+  /**
+   * Decides which claimed jobs go out now and from which IP. Jobs held back go back to the queue
+   * with the limit that held them, for their trace.
+   */
+  async admit(jobs: ClaimedJob[], ipsByPool: Map<string, string[]>, now: number) {
+    const granted: Array<{ job: ClaimedJob; sourceIp: string | null }> = [];
+    const refused: Refusal[] = [];
+    const groups = new Map<string, ClaimedJob[]>();
+    for (const job of jobs) {
+      const window = (job.constraints as { send_window?: SendWindowConstraint } | null)?.send_window;
+      if (window && !isInWindow(toPolicyWindow(window), window.timezone, now)) {
+        refused.push({ job, retryAt: nextWindowOpen(toPolicyWindow(window), window.timezone, now) ?? now + 24 * 3600_000, limit: 'send_window', reason: `outside the recipient's send window (${window.timezone} ${window.start_hour}:00-${window.end_hour}:00)` });
+        continue;
+      }
+      for (const key of [`pool:${job.pool}`, `domain:${job.senderDomain}`]) {
+        const b = this.breaker(key, now);
+        if (b.state === 'open') {
+          refused.push({ job, retryAt: b.openUntil ?? now + 60_000, limit: `breaker:${key}`, reason: `${key.replace(':', ' ')} is paused by its circuit breaker` });
+          break;
+        }
+      }
+      if (refused.at(-1)?.job === job) continue;
+      const g = `${job.provider}|${job.pool}|${job.senderDomain}`;
+      groups.set(g, [...(groups.get(g) ?? []), job]);
+    }
+
+    for (const [key, group] of groups) {
+      const [provider, pool, senderDomain] = key.split('|');
+      const { ratePerSec, limitedBy } = this.rateFor(provider, pool, senderDomain, now);
+      const taken = await this.takeUpTo(`shape:pool:${provider}:${pool}`, group.length, ratePerSec);
+      if (taken.granted < group.length) this.dryUntil.set(`${provider}|${pool}`, now + taken.retryAfterMs);
+      const ipRate = parseRate(shapingFor(provider, this.policy).ratePerIp);
+      const pending = group.slice(0, taken.granted);
+      for (const job of group.slice(taken.granted)) {
+        refused.push({ job, retryAt: now + taken.retryAfterMs, limit: `provider_pool:${provider}:${pool}`, reason: `${provider} budget on pool ${pool} is spent (${(ratePerSec * 60).toFixed(1)}/min, set by ${limitedBy})` });
+      }
+      // Spread across the pool's IPs, each within its own per-provider budget.
+      const ipv4Only = (job: ClaimedJob) => Boolean((job.constraints as { ipv4_only?: boolean } | null)?.ipv4_only);
+      for (const job of pending) {
+        const ips = (ipsByPool.get(pool) ?? []).filter((ip) => (!ipv4Only(job) || isIPv4(ip)) && !this.isSuspended(provider, ip, now));
+        let chosen: string | null = null;
+        let wait = 60_000;
+        for (let i = 0; i < ips.length && !chosen; i++) {
+          const ip = ips[(this.ipCursor++ + i) % ips.length];
+          const t = await this.takeUpTo(`shape:ip:${provider}:${ip}`, 1, ipRate);
+          if (t.granted) chosen = ip;
+          else wait = Math.min(wait, t.retryAfterMs);
+        }
+        if (chosen) granted.push({ job, sourceIp: chosen });
+        else {
+          const why = ips.length === 0 ? `no usable source IP in pool ${pool}${ipv4Only(job) ? ' (IPv4 only)' : ''} for ${provider}` : `every IP of pool ${pool} is at its ${provider} rate`;
+          refused.push({ job, retryAt: now + wait, limit: `provider_ip:${provider}:${pool}`, reason: why });
+        }
+      }
+    }
+    return { granted, refused };
+  }
+
+  private isSuspended(provider: string, ip: string, now: number) {
+    const s = this.suspended.get(`${provider}|${ip}`);
+    if (s && s.until <= now) this.suspended.delete(`${provider}|${ip}`);
+    return Boolean(s && s.until > now);
+  }
+
+  /** Feeds a result's classification into AIMD and the breakers; returns what changed. */
+  observe(job: { provider: string; pool: string; senderDomain: string }, outcome: 'delivered' | 'deferred' | 'bounced', c: Classification | null, sourceIp: string | null, now: number): PolicyEvent[] {
+    const events: PolicyEvent[] = [];
+    const pp = `${job.provider}|${job.pool}`;
+    const signal = outcome === 'delivered' ? 'accept' : c?.signal ?? 'none';
+    const step = onSignal(this.aimd(pp, now), signal === 'none' ? 'none' : signal, this.aimdCfg, now);
+    this.rates.set(pp, step.state);
+    if (step.change) {
+      events.push({ scope: 'provider_pool', key: pp, type: 'rate', from: `${(step.change.from * 60).toFixed(2)}/min`, to: `${(step.change.to * 60).toFixed(2)}/min`, reason: step.change.reason === 'throttle' ? `throttle reply (${c?.rule})` : 'sustained acceptance', at: now, data: { provider: job.provider, pool: job.pool } });
+    }
+    const counts = {
+      sent: outcome === 'deferred' && signal !== 'block' ? 0 : 1,
+      bounced: outcome === 'bounced' && c?.suppressRecipient ? 1 : 0,
+      blocked: signal === 'block' ? 1 : 0,
+    };
+    for (const key of [`pool:${job.pool}`, `domain:${job.senderDomain}`]) {
+      let b = recordOutcome(this.breaker(key, now), counts, this.breakerCfg, now);
+      if (c?.poolAction === 'slow_start' && key.startsWith('pool:') && b.state.state === 'closed') {
+        const forced = forceBreaker(b.state, 'slow_start', `${c.class} reply (${c.rule})`, this.breakerCfg, now);
+        b = { state: forced.state, events: [...b.events, ...forced.events] };
+      }
+      if (c?.poolAction === 'pause_domain' && key.startsWith('domain:') && b.state.state !== 'open') {
+        const forced = forceBreaker(b.state, 'open', `${c.class} reply (${c.rule})`, this.breakerCfg, now);
+        b = { state: forced.state, events: [...b.events, ...forced.events] };
+      }
+      this.breakers.set(key, b.state);
+      events.push(...b.events.map((e) => this.breakerEvent(key, e)));
+    }
+    if (c?.poolAction === 'suspend_ip_for_provider' && sourceIp) {
+      const until = now + 90 * 60_000;
+      this.suspended.set(`${job.provider}|${sourceIp}`, { until, reason: c.rule });
+      events.push({ scope: 'provider_ip', key: `${job.provider}|${sourceIp}`, type: 'suspend', from: null, to: new Date(until).toISOString(), reason: `${c.class} reply (${c.rule})`, at: now, data: { provider: job.provider, ip: sourceIp } });
+    }
+    return events;
+  }
+
+  /** Time-driven breaker moves (cool-down over, slow-start doubling). */
+  tick(now: number): PolicyEvent[] {
+    const events: PolicyEvent[] = [];
+    for (const [key, state] of this.breakers) {
+      const step = evaluateBreaker(state, this.breakerCfg, now);
+      this.breakers.set(key, step.state);
+      events.push(...step.events.map((e) => this.breakerEvent(key, e)));
+    }
+    return events;
+  }
+
+  private breakerEvent(key: string, e: BreakerEvent): PolicyEvent {
+    const [scope, name] = key.split(/:(.*)/s);
+    return { scope: scope as 'pool' | 'domain', key: name, type: 'breaker', from: e.from, to: e.to, reason: e.reason, at: e.at, data: { metrics: e.metrics, rate_per_min: e.ratePerSec * 60 } };
+  }
+
+  snapshot(now: number) {
+    return {
+      breakers: [...this.breakers].map(([key, b]) => {
+        const [scope, name] = key.split(/:(.*)/s);
+        return { scope, key: name, state: b.state, since: new Date(b.since).toISOString(), rate_per_min: allowedRate(b, this.breakerCfg) * 60, open_until: b.openUntil ? new Date(b.openUntil).toISOString() : null };
+      }),
+      rates: [...this.rates].map(([key, s]) => {
+        const [provider, pool] = key.split('|');
+        return { provider, pool, rate_per_min: s.ratePerSec * 60 };
+      }),
+      suspended_ips: [...this.suspended].filter(([, s]) => s.until > now).map(([key, s]) => {
+        const [provider, ip] = key.split('|');
+        return { provider, ip, until: new Date(s.until).toISOString(), rule: s.reason };
+      }),
+    };
+  }
+
+  /** Test and operator hook: force a breaker (e.g. pause a pool by hand). */
+  force(scope: 'pool' | 'domain', key: string, to: 'closed' | 'slow_start' | 'open', reason: string, now: number): PolicyEvent[] {
+    const step = forceBreaker(this.breaker(`${scope}:${key}`, now), to, reason, this.breakerCfg, now);
+    this.breakers.set(`${scope}:${key}`, step.state);
+    return step.events.map((e) => this.breakerEvent(`${scope}:${key}`, e));
+  }
+}
