@@ -16,6 +16,7 @@ import { registerListMessages } from './routes/messages-list.ts';
 import { registerDomains } from './routes/domains.ts';
 import { registerNodes } from './routes/nodes.ts';
 import { registerTenants } from './routes/tenants.ts';
+import { registerReputation } from './routes/reputation.ts';
 
 export const API_VERSION = '0.1.0';
 /** A batch carries up to 1,000 messages; its body may be this many times one message's limit. */
@@ -63,6 +64,7 @@ export function createApp(deps: AppDeps) {
   registerDomains(app);
   registerNodes(app);
   registerTenants(app);
+  registerReputation(app);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
   app.doc31('/openapi.json', {

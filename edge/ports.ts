@@ -149,6 +149,8 @@ export interface LeaseHubPort {
   /** Takes the node's upgrade request (Worker: forwards to the region's Durable Object). */
   connect(request: Request, region: string): Promise<Response>;
   nodes(): Promise<NodeSummary[]>;
+  /** Live shaping state (breakers, adaptive rates, suspended IPs) where the hub keeps it. */
+  reputation?(): Promise<{ breakers: Array<Record<string, unknown>>; rates: Array<Record<string, unknown>>; suspended_ips: Array<Record<string, unknown>> }>;
 }
 
 export interface Secrets {

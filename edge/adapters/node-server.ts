@@ -112,8 +112,9 @@ export async function startEdge(env: NodeEnv, options: { logger?: Logger } = {})
   const secrets = await createSecrets(masterKey);
   const metrics = promMetrics();
   const counters = new MemoryCounters();
+  const shaper = new Shaper({ counters });
   const hub = new LeaseHub({
-    shaper: new Shaper({ counters }),
+    shaper,
     store,
     secrets,
     logger: logger.child({ svc: 'hub' }),
@@ -132,6 +133,7 @@ export async function startEdge(env: NodeEnv, options: { logger?: Logger } = {})
     // On Node the upgrade is taken by the `ws` server below before Hono sees the request.
     connect: async () => new Response('WebSocket upgrade required', { status: 426, headers: { Upgrade: 'websocket' } }),
     nodes: async () => hub.summaries(),
+    reputation: async () => shaper.snapshot(Date.now()),
   };
 
   const deps: AppDeps = {
