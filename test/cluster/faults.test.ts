@@ -71,8 +71,8 @@ describe('cluster faults', { timeout: 150_000 }, () => {
     const nodes = await cluster.api(b, 'GET', '/v1/nodes');
     assert.deepEqual(new Set(nodes.body.data.map((n: { region: string }) => n.region)), new Set(['eu', 'us']));
     // The sockets that ran through the dead edge are gone from the hubs, not left as ghosts.
-    const ids = nodes.body.data.map((n: { node_id: string }) => n.node_id);
-    assert.equal(new Set(ids).size, ids.length, `one session per node: ${ids.join(', ')}`);
+    const sessions = nodes.body.data.map((n: { node_id: string }) => n.node_id);
+    assert.equal(new Set(sessions).size, sessions.length, `one session per node: ${sessions.join(', ')}`);
     await a.start();
     await send(0, { to: 'edge-a-back@example.com' });
   });

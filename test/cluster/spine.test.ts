@@ -107,7 +107,7 @@ describe('cluster: two workerd edges, shared Durable Objects, sqld', { timeout: 
   });
 
   test("a message constrained to a region is leased only to that region's node", async () => {
-    const ids = [];
+    const ids: Array<{ id: string; region: string }> = [];
     for (const region of ['eu', 'us', 'eu', 'us']) {
       const res = await cluster.api(cluster.edges[0], 'POST', '/v1/messages', msg({ to: `r-${region}-${ids.length}@example.com`, constraints: { region } }));
       assert.equal(res.status, 202, JSON.stringify(res.body));

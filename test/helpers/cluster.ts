@@ -236,7 +236,7 @@ function workerd(opts: {
         durableObjects: { LEASE_HUB: objectRef('LeaseHubObject'), RATE_COUNTER: objectRef('RateCounter') },
         durableObjectsPersist: opts.persist,
         unsafeDevRegistryPath: opts.registry,
-        handleRuntimeStdio: (stdout, stderr) => {
+        handleRuntimeStdio: (stdout: NodeJS.ReadableStream, stderr: NodeJS.ReadableStream) => {
           for (const [stream, tag] of [[stdout, ''], [stderr, ' !']] as const) {
             let buf = '';
             stream.on('data', (d: Buffer) => {
