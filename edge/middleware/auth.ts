@@ -1,6 +1,6 @@
 /**
- * Bearer API keys. Keys are stored as SHA-256 hashes; a short in-memory cache of hash → record
- * spares the store one read per request (a revoked key stops working within the cache TTL).
+ * Bearer API keys. Keys are stored as SHA-256 hashes; a short in-memory cache of key → record
+ * spares the hash and the store read per request (a revoked key stops working within the TTL).
  */
 import type { MiddlewareHandler } from 'hono';
 import type { AppEnv } from '../context.ts';
@@ -18,11 +18,10 @@ export function requireScope(scope: 'send' | 'read' | 'admin'): MiddlewareHandle
     if (!match) throw new ApiError('unauthorized', 'missing Authorization: Bearer <api key>');
     const deps = c.get('deps');
     const now = deps.now?.() ?? Date.now();
-    const hash = await sha256Hex(match[1]);
-    let entry = cache.get(hash);
+    let entry = cache.get(match[1]);
     if (!entry || now - entry.at > CACHE_MS) {
-      entry = { record: await deps.store.findApiKey(hash), at: now };
-      cache.set(hash, entry);
+      entry = { record: await deps.store.findApiKey(await sha256Hex(match[1])), at: now };
+      cache.set(match[1], entry);
       if (cache.size > 10_000) cache.delete(cache.keys().next().value!);
     }
     if (!entry.record) throw new ApiError('unauthorized', 'the API key is unknown or revoked');

@@ -19,13 +19,16 @@ const BACKLOG_CACHE_MS = 1_000;
 interface SendCaches {
   pools: { at: number; pools: Map<string, { tenantId: string | null }> } | null;
   backlog: Map<string, { at: number; byLane: Map<string, number> }>;
+  /** Registered sending domains by tenant and domain; a new domain is seen within the TTL. */
+  domains: Map<string, { at: number; row: Awaited<ReturnType<AcceptContext['domain']>> }>;
 }
+const DOMAINS_CACHE_MS = 5_000;
 /** Short-lived read caches, one set per app instance. */
 const cachesByDeps = new WeakMap<object, SendCaches>();
 function caches(c: Context<AppEnv>): SendCaches {
   const deps = c.get('deps');
   let entry = cachesByDeps.get(deps);
-  if (!entry) cachesByDeps.set(deps, (entry = { pools: null, backlog: new Map() }));
+  if (!entry) cachesByDeps.set(deps, (entry = { pools: null, backlog: new Map(), domains: new Map() }));
   return entry;
 }
 
@@ -97,7 +100,7 @@ export async function sendMessages(
 
   await admit(c, tenantId, bodies.map((b) => b.lane ?? 'transactional'), now);
 
-  const domains = new Map<string, Awaited<ReturnType<AcceptContext['domain']>>>();
+  const domains = caches(c).domains;
   const ctx: AcceptContext = {
     tenantId,
     now,
@@ -105,8 +108,15 @@ export async function sendMessages(
     requireVerifiedDomain: deps.config.requireVerifiedDomain,
     pools: await poolsFor(c, now),
     async domain(name) {
-      if (!domains.has(name)) domains.set(name, await deps.store.findDomain(tenantId, name));
-      return domains.get(name)!;
+      const key = `${tenantId}\n${name}`;
+      let hit = domains.get(key);
+      if (!hit || now - hit.at > DOMAINS_CACHE_MS) {
+        hit = { at: now, row: await deps.store.findDomain(tenantId, name) };
+        // Only known domains are cached, so a domain added a moment ago is usable at once.
+        if (hit.row) domains.set(key, hit);
+        if (domains.size > 10_000) domains.delete(domains.keys().next().value!);
+      }
+      return hit.row;
     },
   };
   const items: NewMessage[] = [];

@@ -24,6 +24,17 @@ const { apiKeys, deliveryJobs, idempotencyKeys, messageEvents, messages, nodeTok
 
 export type PostlaneDb = LibSQLDatabase<typeof schema>;
 
+interface PendingAccept {
+  tenantId: string;
+  items: NewMessage[];
+  idem: IdempotencyClaim | null;
+  resolve(outcome: AcceptOutcome): void;
+  reject(error: unknown): void;
+}
+
+/** Requests per group commit: bounds one transaction's size and the wait behind it. */
+const GROUP_COMMIT_MAX = 64;
+
 /** Rows per INSERT statement, well under SQLite's bound-parameter limit. */
 const INSERT_CHUNK = 200;
 
@@ -84,7 +95,44 @@ export class LibsqlStore implements Store {
     });
   }
 
-  async acceptMessages(tenantId: string, items: NewMessage[], idem: IdempotencyClaim | null): Promise<AcceptOutcome> {
+  /**
+   * Group commit: accepts that arrive while a commit is in flight share the next transaction,
+   * so concurrent requests cost one commit instead of one each. A group that fails (typically
+   * one request's idempotency key already taken) is retried request by request, so each caller
+   * gets its own outcome and no request's rows depend on another's.
+   */
+  acceptMessages(tenantId: string, items: NewMessage[], idem: IdempotencyClaim | null): Promise<AcceptOutcome> {
+    return new Promise((resolve, reject) => {
+      this.pendingAccepts.push({ tenantId, items, idem, resolve, reject });
+      if (!this.committing) void this.commitPending();
+    });
+  }
+
+  private pendingAccepts: PendingAccept[] = [];
+  private committing = false;
+
+  private async commitPending() {
+    this.committing = true;
+    try {
+      while (this.pendingAccepts.length > 0) {
+        const group = this.pendingAccepts.splice(0, GROUP_COMMIT_MAX);
+        if (group.length > 1) {
+          try {
+            await this.db.batch(group.flatMap((p) => this.acceptStatements(p)) as unknown as [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]]);
+            for (const p of group) p.resolve({ kind: 'accepted' });
+            continue;
+          } catch {
+            // fall through: one by one
+          }
+        }
+        for (const p of group) await this.acceptOne(p).then(p.resolve, p.reject);
+      }
+    } finally {
+      this.committing = false;
+    }
+  }
+
+  private acceptStatements({ tenantId, items, idem }: PendingAccept): BatchItem<'sqlite'>[] {
     const statements: BatchItem<'sqlite'>[] = [];
     if (idem) {
       // A stale key (older than the replay window) is released in the same transaction.
@@ -105,8 +153,13 @@ export class LibsqlStore implements Store {
     for (const part of chunks(items.map((i) => i.message), 50)) statements.push(this.db.insert(messages).values(part));
     for (const part of chunks(items.flatMap((i) => i.jobs))) statements.push(this.db.insert(deliveryJobs).values(part));
     for (const part of chunks(items.flatMap((i) => i.events))) statements.push(this.db.insert(messageEvents).values(part));
+    return statements;
+  }
+
+  private async acceptOne(p: PendingAccept): Promise<AcceptOutcome> {
+    const { tenantId, idem } = p;
     try {
-      await this.db.batch(statements as unknown as [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]]);
+      await this.db.batch(this.acceptStatements(p) as unknown as [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]]);
       return { kind: 'accepted' };
     } catch (error) {
       if (!idem || !isUniqueViolation(error, 'idempotency_keys')) throw error;
