@@ -21,7 +21,7 @@ import { guardStore } from '../store/guarded.ts';
 import * as schema from '../store/schema.ts';
 import { createSecrets, newMasterKey } from '../secrets.ts';
 import { MemoryCounters } from './memory-counters.ts';
-import { Shaper } from '../hub/shaping.ts';
+import { Shaper, type ShaperOptions } from '../hub/shaping.ts';
 import { promMetrics } from './prom-metrics.ts';
 import type { AppDeps, LeaseHubPort, Logger, Store } from '../ports.ts';
 import type { NodeEnv } from './node-config.ts';
@@ -97,7 +97,16 @@ export async function bootstrap(store: LibsqlStore, env: NodeEnv, dataDir: strin
   return { apiKey, nodeToken };
 }
 
-export async function startEdge(env: NodeEnv, options: { logger?: Logger } = {}): Promise<EdgeServer> {
+export interface StartEdgeOptions {
+  logger?: Logger;
+  /**
+   * Shaping policy for this edge: provider table, AIMD and breaker settings, lane weights. Each
+   * key left out keeps the Shaper's defaults; the counters are always the edge's own.
+   */
+  shaper?: Omit<ShaperOptions, 'counters'>;
+}
+
+export async function startEdge(env: NodeEnv, options: StartEdgeOptions = {}): Promise<EdgeServer> {
   const logger: Logger = options.logger ?? pino({ level: env.POSTLANE_LOG_LEVEL, base: { svc: 'edge' } });
   const dataDir = resolve(env.POSTLANE_DATA_DIR);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
@@ -112,7 +121,7 @@ export async function startEdge(env: NodeEnv, options: { logger?: Logger } = {})
   const secrets = await createSecrets(masterKey);
   const metrics = promMetrics();
   const counters = new MemoryCounters();
-  const shaper = new Shaper({ counters });
+  const shaper = new Shaper({ ...options.shaper, counters });
   const hub = new LeaseHub({
     shaper,
     store,

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseNodeEnv } from '../../edge/adapters/node-config.ts';
-import { startEdge, type EdgeServer } from '../../edge/adapters/node-server.ts';
+import { startEdge, type EdgeServer, type StartEdgeOptions } from '../../edge/adapters/node-server.ts';
 import { MtaNode, type MtaNodeOptions } from '../../mta-node/node.ts';
 import { consoleLogger } from '../../edge/logger.ts';
 
@@ -25,6 +25,8 @@ export interface PlatformOptions {
   /** Static route for every domain: the sink's port on 127.0.0.1. */
   sinkPort?: number;
   dataDir?: string;
+  /** Shaping policy overrides for the edge (provider rates, AIMD, breakers). */
+  shaper?: StartEdgeOptions['shaper'];
 }
 
 const quiet = consoleLogger((process.env.POSTLANE_TEST_LOG as 'error') ?? 'silent');
@@ -41,7 +43,7 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<Platfor
     POSTLANE_RETRY_MAX_MS: '1000',
     ...opts.env,
   });
-  let edge = await startEdge(env, { logger: quiet });
+  let edge = await startEdge(env, { logger: quiet, shaper: opts.shaper });
   const nodes: MtaNode[] = [];
   let nodeCount = 0;
 
@@ -87,7 +89,7 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<Platfor
     },
     async restartEdge() {
       await edge.close();
-      edge = await startEdge({ ...env, PORT: edge.port }, { logger: quiet });
+      edge = await startEdge({ ...env, PORT: edge.port }, { logger: quiet, shaper: opts.shaper });
     },
     async stop() {
       await Promise.allSettled(nodes.map((n) => n.stop()));

@@ -1,0 +1,299 @@
+/**
+ * A mailbox-provider simulator for tests: one smtp-server per provider on 127.0.0.1, reached
+ * through the MTA node's static routes (recipient domain → host:port). Each behaves like the big
+ * receivers do, with their real reply codes and wording (/work/shared/reference/provider-replies.md):
+ *
+ * - throttles past N accepted messages per sliding window per source IP (Gmail 421 4.7.28,
+ *   Microsoft 451 4.7.650, Yahoo 421 4.7.0 [TSS04], others a generic 421 4.7.0 rate limit);
+ * - caps concurrent connections (421 at connect);
+ * - defers at random, seeded so a run is reproducible;
+ * - rejects unknown users (550 5.1.1 and the provider's own wording);
+ * - blocks when the test flips a switch, the way a pool is blocked after complaints
+ *   (Microsoft 550 5.7.1 … (S3150), Yahoo 553 5.7.1 [BL21], Gmail 421 4.7.0 low domain reputation).
+ *
+ * Every transaction is recorded with its time and source IP, so tests can assert on a per-second
+ * acceptance timeline. `stop()` closes every server the simulator started.
+ */
+import type { AddressInfo } from 'node:net';
+import { SMTPServer } from 'smtp-server';
+
+export type SimProviderName = 'gmail' | 'microsoft' | 'yahoo' | 'other';
+
+export interface SimProviderConfig {
+  /** Recipient domains routed to this provider's server. */
+  domains: string[];
+  /** Accepted messages per source IP in `windowMs` before the throttle reply; undefined: no limit. */
+  ratePerWindow?: number;
+  /** Sliding window of the rate limit (default one minute). */
+  windowMs?: number;
+  /** Concurrent connections before 421 at connect (default unlimited). */
+  maxConnections?: number;
+  /** Share of RCPTs deferred at random, 0..1 (default 0). */
+  deferRate?: number;
+  /** Local parts that do not exist (default: starting with "nobody" or "unknown"). */
+  unknownUser?: (localPart: string) => boolean;
+}
+
+export type SimEventKind = 'accepted' | 'throttled' | 'deferred' | 'unknown_user' | 'blocked' | 'refused_connection';
+
+export interface SimEvent {
+  at: number;
+  kind: SimEventKind;
+  ip: string;
+  rcpt: string | null;
+  reply: string | null;
+}
+
+/** The provider's own words. Codes and fragments from provider-replies.md. */
+const REPLIES: Record<SimProviderName, { throttle: [number, string]; defer: [number, string]; unknown: [number, string]; block: [number, string]; connections: [number, string] }> = {
+  gmail: {
+    throttle: [421, '4.7.28 [{ip}] Our system has detected an unusual rate of unsolicited mail originating from your IP address. To protect our users from spam, mail sent from your IP address has been temporarily rate limited. Please visit https://support.google.com/mail/?p=UnsolicitedRateLimitError to review our Bulk Email Senders Guidelines. gsmtp'],
+    defer: [450, '4.2.1 The user you are trying to contact is receiving mail at a rate that prevents additional messages from being delivered. Please resend your message at a later point. gsmtp'],
+    unknown: [550, "5.1.1 The email account that you tried to reach does not exist. Please try double-checking the recipient's email address for typos or unnecessary spaces. gsmtp"],
+    block: [421, '4.7.0 This message is suspected due to the very low reputation of the sending domain. To best protect our users from spam, the message has been blocked. gsmtp'],
+    connections: [421, '4.7.0 Try again later, closing connection. gsmtp'],
+  },
+  microsoft: {
+    throttle: [451, '4.7.650 The mail server [{ip}] has been temporarily rate limited due to IP reputation. For e-mail delivery information, see https://postmaster.live.com (S775)'],
+    defer: [451, '4.3.2 Temporary server error. Please try again later ATTR2'],
+    unknown: [550, '5.1.1 RESOLVER.ADR.RecipNotFound; not found'],
+    block: [550, "5.7.1 Unfortunately, messages from [{ip}] weren't sent. Please contact your Internet service provider since part of their network is on our block list (S3150). You can also refer your provider to http://mail.live.com/mail/troubleshooting.aspx#errors."],
+    connections: [421, '4.3.2 The maximum number of concurrent server connections has exceeded a limit, closing transmission channel'],
+  },
+  yahoo: {
+    throttle: [421, '4.7.0 [TSS04] Messages from {ip} temporarily deferred due to unexpected volume or user complaints - 4.16.55.1; see https://postmaster.yahooinc.com/error-codes'],
+    defer: [451, '4.3.0 Message temporarily deferred'],
+    unknown: [554, "delivery error: dd This user doesn't have a yahoo.com account ({rcpt}) [0] - mta1001.mail.gq1.yahoo.com"],
+    block: [553, '5.7.1 [BL21] Connections will not be accepted from {ip}, because the ip is in Spamhaus\'s list; see https://postmaster.yahooinc.com/error-codes'],
+    connections: [421, '4.7.0 [TSS04] Messages from {ip} temporarily deferred due to too many connections'],
+  },
+  other: {
+    throttle: [421, '4.7.0 Too many messages from {ip}, rate limited, try again later'],
+    defer: [451, '4.3.0 Temporary local problem, please try again later'],
+    unknown: [550, '5.1.1 <{rcpt}>: Recipient address rejected: User unknown in virtual mailbox table'],
+    block: [554, '5.7.1 Service unavailable; Client host [{ip}] blocked using zen.spamhaus.org'],
+    connections: [421, '4.7.0 Too many concurrent SMTP connections from this IP address; please try again later'],
+  },
+};
+
+/** mulberry32: a small seeded PRNG, so random deferrals repeat run to run. */
+export function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function smtpError(code: number, text: string): Error {
+  const err = new Error(text) as Error & { responseCode: number };
+  err.responseCode = code;
+  return err;
+}
+
+const normaliseIp = (ip: string) => ip.replace(/^::ffff:/, '');
+
+export class SimProvider {
+  readonly events: SimEvent[] = [];
+  port = 0;
+  connections = 0;
+  peakConnections = 0;
+  blocked = false;
+  /** Accept times per source IP, for the sliding window. */
+  private readonly windows = new Map<string, number[]>();
+  private server: SMTPServer | null = null;
+  private readonly open = new Set<string>();
+
+  constructor(
+    readonly name: SimProviderName,
+    readonly config: SimProviderConfig,
+    private readonly random: () => number,
+    private readonly startedAt: number,
+  ) {}
+
+  private reply(kind: keyof (typeof REPLIES)['gmail'], ip: string, rcpt = ''): Error {
+    const [code, text] = REPLIES[this.name][kind];
+    return smtpError(code, text.replaceAll('{ip}', ip).replaceAll('{rcpt}', rcpt));
+  }
+
+  private record(kind: SimEventKind, ip: string, rcpt: string | null, err: Error | null = null) {
+    const code = (err as (Error & { responseCode?: number }) | null)?.responseCode;
+    this.events.push({ at: Date.now(), kind, ip, rcpt, reply: err ? `${code} ${err.message}` : null });
+  }
+
+  /** Accepted in the sliding window for this source IP, oldest pruned. */
+  private inWindow(ip: string, now: number): number[] {
+    const w = (this.windows.get(ip) ?? []).filter((t) => t > now - (this.config.windowMs ?? 60_000));
+    this.windows.set(ip, w);
+    return w;
+  }
+
+  async start(): Promise<void> {
+    const self = this;
+    this.server = new SMTPServer({
+      authOptional: true,
+      disabledCommands: ['AUTH', 'STARTTLS'],
+      hideENHANCEDSTATUSCODES: true,
+      disableReverseLookup: true,
+      logger: false,
+      onConnect(session, cb) {
+        const ip = normaliseIp(session.remoteAddress);
+        if (self.config.maxConnections !== undefined && self.connections >= self.config.maxConnections) {
+          const err = self.reply('connections', ip);
+          self.record('refused_connection', ip, null, err);
+          return cb(err);
+        }
+        self.open.add(session.id);
+        self.connections++;
+        self.peakConnections = Math.max(self.peakConnections, self.connections);
+        cb();
+      },
+      onClose(session) {
+        // Refused connections were never counted.
+        if (!self.open.delete(session.id)) return;
+        self.connections--;
+      },
+      onRcptTo(addr, session, cb) {
+        const ip = normaliseIp(session.remoteAddress);
+        const rcpt = addr.address;
+        const now = Date.now();
+        if (self.blocked) {
+          const err = self.reply('block', ip, rcpt);
+          self.record('blocked', ip, rcpt, err);
+          return cb(err);
+        }
+        const local = rcpt.slice(0, rcpt.lastIndexOf('@'));
+        if ((self.config.unknownUser ?? ((l: string) => /^(nobody|unknown)/i.test(l)))(local)) {
+          const err = self.reply('unknown', ip, rcpt);
+          self.record('unknown_user', ip, rcpt, err);
+          return cb(err);
+        }
+        const window = self.inWindow(ip, now);
+        if (self.config.ratePerWindow !== undefined && window.length >= self.config.ratePerWindow) {
+          const err = self.reply('throttle', ip, rcpt);
+          self.record('throttled', ip, rcpt, err);
+          return cb(err);
+        }
+        if (self.config.deferRate && self.random() < self.config.deferRate) {
+          const err = self.reply('defer', ip, rcpt);
+          self.record('deferred', ip, rcpt, err);
+          return cb(err);
+        }
+        // The slot is taken at RCPT, so concurrent transactions cannot overshoot the window.
+        window.push(now);
+        cb();
+      },
+      onData(stream, session, cb) {
+        const ip = normaliseIp(session.remoteAddress);
+        stream.on('data', () => {});
+        stream.on('end', () => {
+          for (const r of session.envelope.rcptTo) self.record('accepted', ip, r.address);
+          (cb as (err: Error | null, message?: string) => void)(null, `2.0.0 OK ${Date.now()} sim.${self.name}`);
+        });
+      },
+    });
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    this.port = ((this.server as unknown as { server: { address(): AddressInfo } }).server.address()).port;
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    this.server = null;
+    if (!server) return;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  /** The block switch: on, every RCPT gets the provider's block reply; off, back to normal. */
+  block(on = true) {
+    this.blocked = on;
+  }
+
+  count(kind: SimEventKind, from = 0, to = Infinity): number {
+    return this.events.filter((e) => e.kind === kind && e.at >= from && e.at < to).length;
+  }
+
+  /** Transactions that reached RCPT (whatever the answer) in [from, to): what we were sent. */
+  attempts(from = 0, to = Infinity): number {
+    return this.events.filter((e) => e.kind !== 'refused_connection' && e.at >= from && e.at < to).length;
+  }
+
+  first(kind: SimEventKind): SimEvent | undefined {
+    return this.events.find((e) => e.kind === kind);
+  }
+
+  /** Events of a kind per whole second since the simulator started: index = second. */
+  timeline(kind: SimEventKind = 'accepted'): number[] {
+    const out: number[] = [];
+    for (const e of this.events) {
+      if (e.kind !== kind) continue;
+      const s = Math.floor((e.at - this.startedAt) / 1000);
+      while (out.length <= s) out.push(0);
+      out[s]++;
+    }
+    return out;
+  }
+
+  /** Largest number of events of `kinds` in any window of `ms` starting at or after `from`. */
+  maxInWindow(ms: number, from = 0, kinds: SimEventKind[] = ['accepted']): number {
+    const times = this.events.filter((e) => kinds.includes(e.kind) && e.at >= from).map((e) => e.at).sort((a, b) => a - b);
+    let best = 0;
+    for (let i = 0, j = 0; j < times.length; j++) {
+      while (times[j] - times[i] >= ms) i++;
+      best = Math.max(best, j - i + 1);
+    }
+    return best;
+  }
+}
+
+export interface ProviderSimulator {
+  providers: Record<SimProviderName, SimProvider>;
+  /** Static routes for MtaNode: every configured domain → its provider's server. */
+  routes: Record<string, { host: string; port: number }>;
+  startedAt: number;
+  stop(): Promise<void>;
+}
+
+export const DEFAULT_DOMAINS: Record<SimProviderName, string[]> = {
+  gmail: ['gmail.com', 'googlemail.com'],
+  microsoft: ['outlook.com', 'hotmail.com'],
+  yahoo: ['yahoo.com', 'aol.com'],
+  other: ['other.test'],
+};
+
+/**
+ * Starts one server per provider. Each provider's config is optional: its domains default to
+ * DEFAULT_DOMAINS and it has no limit unless given one.
+ */
+export async function startProviderSim(
+  config: Partial<Record<SimProviderName, Partial<SimProviderConfig>>> = {},
+  opts: { seed?: number } = {},
+): Promise<ProviderSimulator> {
+  const random = seeded(opts.seed ?? 42);
+  const startedAt = Date.now();
+  const providers = {} as Record<SimProviderName, SimProvider>;
+  const started: SimProvider[] = [];
+  try {
+    for (const name of ['gmail', 'microsoft', 'yahoo', 'other'] as const) {
+      const p = new SimProvider(name, { domains: DEFAULT_DOMAINS[name], ...config[name] }, random, startedAt);
+      await p.start();
+      started.push(p);
+      providers[name] = p;
+    }
+  } catch (error) {
+    await Promise.allSettled(started.map((p) => p.stop()));
+    throw error;
+  }
+  const routes: Record<string, { host: string; port: number }> = {};
+  for (const p of started) for (const d of p.config.domains) routes[d] = { host: '127.0.0.1', port: p.port };
+  return {
+    providers,
+    routes,
+    startedAt,
+    async stop() {
+      await Promise.allSettled(started.map((p) => p.stop()));
+    },
+  };
+}
