@@ -67,6 +67,7 @@ try {
       send({
         type: 'stats',
         node: node ? { ...node.stats, openConnections: node.openConnections } : null,
+        hub: edge.hub.summaries().map((n) => ({ nodeId: n.nodeId, credits: n.credits, leased: n.leased })),
         jobs: Object.fromEntries(jobs.map((r) => [String(r.state), Number(r.n)])),
         messages: Number(size[0]?.n ?? 0),
         avgMessageBytes: Math.round(Number(size[0]?.avg ?? 0)),
