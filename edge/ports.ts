@@ -57,7 +57,7 @@ export interface ClaimRequest {
   /** Per lane (and tenant) caps from the scheduler (shared/policy/scheduler.ts), in service order. */
   laneQuotas?: Array<{ lane: string; tenantId?: string; limit: number }>;
   /** (provider, pool) pairs whose budget is spent: left queued. */
-  exclude?: Array<{ provider: string; pool: string }>;
+  exclude?: Array<{ provider: string; pool: string; domain?: string }>;
 }
 
 export interface ClaimedJob extends DeliveryJobRow {

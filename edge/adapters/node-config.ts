@@ -34,6 +34,8 @@ export const NodeEnvSchema = z.object({
   POSTLANE_RETRY_INITIAL_MS: int(1).optional(),
   POSTLANE_RETRY_MAX_MS: int(1).optional(),
   POSTLANE_REQUIRE_VERIFIED_DOMAIN: bool.default(false),
+  /** JSON file of provider-table overrides (shared/policy/providers.ts), layered on the defaults. */
+  POSTLANE_SHAPING_FILE: z.string().optional(),
 });
 
 export type NodeEnv = z.infer<typeof NodeEnvSchema>;

@@ -22,6 +22,7 @@ import * as schema from '../store/schema.ts';
 import { createSecrets, newMasterKey } from '../secrets.ts';
 import { MemoryCounters } from './memory-counters.ts';
 import { Shaper, type ShaperOptions } from '../hub/shaping.ts';
+import { loadShapingPolicy } from '../../shared/policy/providers.ts';
 import { promMetrics } from './prom-metrics.ts';
 import type { AppDeps, LeaseHubPort, Logger, Store } from '../ports.ts';
 import type { NodeEnv } from './node-config.ts';
@@ -121,7 +122,9 @@ export async function startEdge(env: NodeEnv, options: StartEdgeOptions = {}): P
   const secrets = await createSecrets(masterKey);
   const metrics = promMetrics();
   const counters = new MemoryCounters();
-  const shaper = new Shaper({ ...options.shaper, counters });
+  // Operators layer their own provider table over the shipped one (KumoMTA-style), from a file.
+  const policy = env.POSTLANE_SHAPING_FILE ? loadShapingPolicy(JSON.parse(readFileSync(env.POSTLANE_SHAPING_FILE, 'utf8'))) : undefined;
+  const shaper = new Shaper({ ...(policy ? { policy } : {}), ...options.shaper, counters });
   const hub = new LeaseHub({
     shaper,
     store,

@@ -9,7 +9,7 @@
  */
 import type { ClaimedJob, Counters } from '../ports.ts';
 import { allocate, DEFAULT_LANE_WEIGHTS, type Demand, type LaneWeights } from '../../shared/policy/scheduler.ts';
-import { aimdConfig, initialAimd, onSignal, type AimdConfig, type AimdState } from '../../shared/policy/aimd.ts';
+import { aimdConfig, DEFAULT_AIMD, initialAimd, onSignal, type AimdConfig, type AimdState } from '../../shared/policy/aimd.ts';
 import {
   allowedRate,
   breakerConfig,
@@ -66,6 +66,19 @@ function toPolicyWindow(w: SendWindowConstraint): SendWindow {
   return { days: (w.days ?? [0, 1, 2, 3, 4, 5, 6]).map((d) => WEEKDAYS[d]), start: hh(w.start_hour), end: hh(w.end_hour) };
 }
 
+/**
+ * What a budget is kept for: a named provider as a whole (its MX farm is shared by all its
+ * domains), or, for `other`, the recipient domain itself — thousands of unrelated small
+ * domains must not share one budget.
+ */
+export function destinationOf(job: { provider: string; domain: string }): string {
+  return job.provider === 'other' ? `other:${job.domain}` : job.provider;
+}
+const providerOfDestination = (destination: string) => destination.split(':')[0];
+
+/** AIMD adapts below the provider table's rate; its own ceiling is only a sanity bound. */
+const AIMD_DEFAULTS = aimdConfig({ ...DEFAULT_AIMD, ceiling: '1000000/min' });
+
 export class Shaper {
   private readonly counters: Counters;
   private readonly policy: ShapingPolicy;
@@ -84,7 +97,7 @@ export class Shaper {
   constructor(opts: ShaperOptions) {
     this.counters = opts.counters;
     this.policy = opts.policy ?? DEFAULT_SHAPING_POLICY;
-    this.aimdCfg = opts.aimd ?? aimdConfig();
+    this.aimdCfg = opts.aimd ?? AIMD_DEFAULTS;
     this.breakerCfg = opts.breaker ?? breakerConfig();
     this.weights = opts.weights ?? DEFAULT_LANE_WEIGHTS;
     this.random = opts.random ?? Math.random;
@@ -98,13 +111,14 @@ export class Shaper {
   }
 
   /** (provider, pool) pairs not to claim now. */
-  excluded(now: number): Array<{ provider: string; pool: string }> {
-    const out: Array<{ provider: string; pool: string }> = [];
+  excluded(now: number): Array<{ provider: string; pool: string; domain?: string }> {
+    const out: Array<{ provider: string; pool: string; domain?: string }> = [];
     for (const [key, until] of this.dryUntil) {
       if (until <= now) this.dryUntil.delete(key);
       else {
-        const [provider, pool] = key.split('|');
-        out.push({ provider, pool });
+        const [destination, pool] = key.split('|');
+        const [provider, domain] = destination.split(/:(.*)/s);
+        out.push(domain ? { provider, pool, domain } : { provider, pool });
       }
     }
     return out;
@@ -116,20 +130,29 @@ export class Shaper {
     return b;
   }
 
+  /** The provider table's rate for a destination: where AIMD starts and the most it climbs to. */
+  private tableRate(destination: string): number {
+    return parseRate(shapingFor(providerOfDestination(destination), this.policy).ratePerPool);
+  }
+
   private aimd(key: string, now: number): AimdState {
     let s = this.rates.get(key);
-    if (!s) this.rates.set(key, (s = { ...initialAimd(this.aimdCfg, now), ratePerSec: this.aimdCfg.ceilingPerSec }));
+    if (!s) this.rates.set(key, (s = { ...initialAimd(this.aimdCfg, now), ratePerSec: this.tableRate(key.split('|')[0]) }));
     return s;
   }
 
   /** The rate a (provider, pool) may send at now: the tightest of table, AIMD and breakers. */
-  rateFor(provider: string, pool: string, fromDomain: string, now: number): { ratePerSec: number; limitedBy: string } {
-    const shaping = shapingFor(provider, this.policy);
+  rateFor(destination: string, pool: string, fromDomain: string, now: number): { ratePerSec: number; limitedBy: string } {
+    // A closed breaker sets no limit of its own; slow start and open do.
+    const breakerRate = (key: string) => {
+      const b = this.breaker(key, now);
+      return b.state === 'closed' ? Infinity : allowedRate(b, this.breakerCfg);
+    };
     const candidates: Array<[number, string]> = [
-      [parseRate(shaping.ratePerPool), `provider table rate for ${provider}`],
-      [this.aimd(`${provider}|${pool}`, now).ratePerSec, `adaptive rate for ${provider} on pool ${pool}`],
-      [allowedRate(this.breaker(`pool:${pool}`, now), this.breakerCfg), `circuit breaker of pool ${pool}`],
-      [allowedRate(this.breaker(`domain:${fromDomain}`, now), this.breakerCfg), `circuit breaker of sender domain ${fromDomain}`],
+      [this.tableRate(destination), `provider table rate for ${destination}`],
+      [this.aimd(`${destination}|${pool}`, now).ratePerSec, `adaptive rate for ${destination} on pool ${pool}`],
+      [breakerRate(`pool:${pool}`), `circuit breaker of pool ${pool}`],
+      [breakerRate(`domain:${fromDomain}`), `circuit breaker of sender domain ${fromDomain}`],
     ];
     const [ratePerSec, limitedBy] = candidates.reduce((a, b) => (b[0] < a[0] ? b : a));
     return { ratePerSec, limitedBy };
@@ -173,19 +196,20 @@ export class Shaper {
         }
       }
       if (refused.at(-1)?.job === job) continue;
-      const g = `${job.provider}|${job.pool}|${job.senderDomain}`;
+      const g = `${destinationOf(job)}|${job.pool}|${job.senderDomain}`;
       groups.set(g, [...(groups.get(g) ?? []), job]);
     }
 
     for (const [key, group] of groups) {
-      const [provider, pool, senderDomain] = key.split('|');
-      const { ratePerSec, limitedBy } = this.rateFor(provider, pool, senderDomain, now);
-      const taken = await this.takeUpTo(`shape:pool:${provider}:${pool}`, group.length, ratePerSec);
-      if (taken.granted < group.length) this.dryUntil.set(`${provider}|${pool}`, now + taken.retryAfterMs);
+      const [destination, pool, senderDomain] = key.split('|');
+      const provider = providerOfDestination(destination);
+      const { ratePerSec, limitedBy } = this.rateFor(destination, pool, senderDomain, now);
+      const taken = await this.takeUpTo(`shape:pool:${destination}:${pool}`, group.length, ratePerSec);
+      if (taken.granted < group.length) this.dryUntil.set(`${destination}|${pool}`, now + taken.retryAfterMs);
       const ipRate = parseRate(shapingFor(provider, this.policy).ratePerIp);
       const pending = group.slice(0, taken.granted);
       for (const job of group.slice(taken.granted)) {
-        refused.push({ job, retryAt: now + taken.retryAfterMs, limit: `provider_pool:${provider}:${pool}`, reason: `${provider} budget on pool ${pool} is spent (${(ratePerSec * 60).toFixed(1)}/min, set by ${limitedBy})` });
+        refused.push({ job, retryAt: now + taken.retryAfterMs, limit: `provider_pool:${destination}:${pool}`, reason: `${destination} budget on pool ${pool} is spent (${(ratePerSec * 60).toFixed(1)}/min, set by ${limitedBy})` });
       }
       // Spread across the pool's IPs, each within its own per-provider budget.
       const ipv4Only = (job: ClaimedJob) => Boolean((job.constraints as { ipv4_only?: boolean } | null)?.ipv4_only);
@@ -195,7 +219,7 @@ export class Shaper {
         let wait = 60_000;
         for (let i = 0; i < ips.length && !chosen; i++) {
           const ip = ips[(this.ipCursor++ + i) % ips.length];
-          const t = await this.takeUpTo(`shape:ip:${provider}:${ip}`, 1, ipRate);
+          const t = await this.takeUpTo(`shape:ip:${destination}:${ip}`, 1, ipRate);
           if (t.granted) chosen = ip;
           else wait = Math.min(wait, t.retryAfterMs);
         }
@@ -216,11 +240,17 @@ export class Shaper {
   }
 
   /** Feeds a result's classification into AIMD and the breakers; returns what changed. */
-  observe(job: { provider: string; pool: string; senderDomain: string }, outcome: 'delivered' | 'deferred' | 'bounced', c: Classification | null, sourceIp: string | null, now: number): PolicyEvent[] {
+  observe(job: { provider: string; domain: string; pool: string; senderDomain: string }, outcome: 'delivered' | 'deferred' | 'bounced', c: Classification | null, sourceIp: string | null, now: number): PolicyEvent[] {
     const events: PolicyEvent[] = [];
-    const pp = `${job.provider}|${job.pool}`;
+    const destination = destinationOf(job);
+    const pp = `${destination}|${job.pool}`;
     const signal = outcome === 'delivered' ? 'accept' : c?.signal ?? 'none';
     const step = onSignal(this.aimd(pp, now), signal === 'none' ? 'none' : signal, this.aimdCfg, now);
+    // Sustained acceptance climbs back to the table's rate, not past it.
+    const ceiling = this.tableRate(destination);
+    if (step.state.ratePerSec > ceiling) step.state.ratePerSec = ceiling;
+    if (step.change && step.change.to > ceiling) step.change.to = ceiling;
+    if (step.change && step.change.to === step.change.from) step.change = null;
     this.rates.set(pp, step.state);
     if (step.change) {
       events.push({ scope: 'provider_pool', key: pp, type: 'rate', from: `${(step.change.from * 60).toFixed(2)}/min`, to: `${(step.change.to * 60).toFixed(2)}/min`, reason: step.change.reason === 'throttle' ? `throttle reply (${c?.rule})` : 'sustained acceptance', at: now, data: { provider: job.provider, pool: job.pool } });
@@ -274,8 +304,8 @@ export class Shaper {
         return { scope, key: name, state: b.state, since: new Date(b.since).toISOString(), rate_per_min: allowedRate(b, this.breakerCfg) * 60, open_until: b.openUntil ? new Date(b.openUntil).toISOString() : null };
       }),
       rates: [...this.rates].map(([key, s]) => {
-        const [provider, pool] = key.split('|');
-        return { provider, pool, rate_per_min: s.ratePerSec * 60 };
+        const [destination, pool] = key.split('|');
+        return { provider: providerOfDestination(destination), destination, pool, rate_per_min: s.ratePerSec * 60 };
       }),
       suspended_ips: [...this.suspended].filter(([, s]) => s.until > now).map(([key, s]) => {
         const [provider, ip] = key.split('|');

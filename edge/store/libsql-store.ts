@@ -271,7 +271,9 @@ export class LibsqlStore implements Store {
   async claimJobs(req: ClaimRequest): Promise<ClaimedJob[]> {
     if (req.pools.length === 0 || req.limit <= 0) return [];
     const quotas = req.laneQuotas?.length ? req.laneQuotas : [{ lane: '*', limit: req.limit }];
-    const exclude = (req.exclude ?? []).map((e) => sql`AND NOT (provider = ${e.provider} AND pool = ${e.pool})`);
+    const exclude = (req.exclude ?? []).map((e) =>
+      e.domain ? sql`AND NOT (provider = ${e.provider} AND pool = ${e.pool} AND domain = ${e.domain})` : sql`AND NOT (provider = ${e.provider} AND pool = ${e.pool})`,
+    );
     const claimed: DeliveryJobRow[] = [];
     const expiresAt = req.now + req.leaseTtlMs;
     for (const quota of quotas) {
