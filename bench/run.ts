@@ -330,6 +330,10 @@ function printTable() {
   }
   for (const [label, x] of Object.entries(R.external ?? {})) {
     if (x.single) row(`${label}: ingest single c=32, msg/s`, n0(x.single.messagesPerSec), `p50 ${n1(x.single.p50)} p99 ${n1(x.single.p99)} ms`, ratio(x.single.messagesPerSec, i?.single.messagesPerSec) + ' of embedded', '', '');
+    for (const [k, r] of [['single', x.single], ['batch', x.batch]] as const) {
+      const bad = r ? Object.entries(r.statuses).filter(([c]) => !c.startsWith('2')) : [];
+      if (r && bad.length) row(`  ${k} non-2xx`, bad.map(([c, v]) => `${c}×${v}`).join(' '), (r.errors[0] ?? '').slice(0, 100), '', '', '');
+    }
     if (x.batch) row(`${label}: ingest batch, msg/s`, n0(x.batch.messagesPerSec), '', ratio(x.batch.messagesPerSec, i?.batch.messagesPerSec) + ' of embedded', '', '');
     if (x.e2e) row(`${label}: e2e RSA, delivered/s`, n0(x.e2e.perSec), `${x.e2e.delivered}/${x.e2e.messages}`, ratio(x.e2e.perSec, s?.reuse.perSec) + ' of raw', '', x.e2e.complete ? '' : 'INCOMPLETE');
     if (x.error) row(`${label}`, 'FAILED', x.error.slice(0, 80), '', '', '');
