@@ -72,6 +72,7 @@ export const NodeHelloSchema = v.object({
 export const NodePullSchema = v.object({
   type: v.literal('pull'),
   v: version,
+  /** Additional jobs the node can take, on top of earlier pulls the hub has not filled yet. */
   credits: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(10_000)),
 });
 

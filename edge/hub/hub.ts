@@ -140,7 +140,8 @@ export class LeaseHub {
         return;
       }
       if (frame.type === 'pull') {
-        session.credits = Math.min(frame.credits, session.hello.capacity);
+        // Credits add up: each pull asks for that many more jobs than earlier pulls left unfilled.
+        session.credits = Math.min(session.credits + frame.credits, session.hello.capacity);
         await this.dispatch(session);
       } else if (frame.type === 'heartbeat') {
         if (frame.leaseIds.length) await this.opts.store.extendLeases(session.hello.nodeId, frame.leaseIds, this.now() + this.opts.leaseTtlMs);
