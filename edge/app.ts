@@ -17,6 +17,7 @@ import { registerDomains } from './routes/domains.ts';
 import { registerNodes } from './routes/nodes.ts';
 import { registerTenants } from './routes/tenants.ts';
 import { registerReputation } from './routes/reputation.ts';
+import { registerPolicies } from './routes/policies.ts';
 
 export const API_VERSION = '0.1.0';
 /** A batch carries up to 1,000 messages; its body may be this many times one message's limit. */
@@ -65,6 +66,7 @@ export function createApp(deps: AppDeps) {
   registerNodes(app);
   registerTenants(app);
   registerReputation(app);
+  registerPolicies(app);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
   app.doc31('/openapi.json', {

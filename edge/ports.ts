@@ -110,6 +110,10 @@ export interface Store {
   /** Ready jobs that no connected node can take (e.g. their region has no node). */
   readyJobsOutside(regions: string[], now: number, limit: number): Promise<DeliveryJobRow[]>;
   appendEvents(events: Omit<MessageEventRow, 'id'>[]): Promise<void>;
+  getTenantPolicy(tenantId: string): Promise<{ document: Record<string, unknown>; version: number; updatedAt: number } | null>;
+  putTenantPolicy(tenantId: string, document: Record<string, unknown>, updatedBy: string, now: number): Promise<number>;
+  /** Recipients a tenant queued in a lane since a time: daily caps. */
+  countJobsSince(tenantId: string, lane: string, since: number): Promise<number>;
   appendPolicyEvents(events: Omit<PolicyEventRow, 'id'>[]): Promise<void>;
   listPolicyEvents(since: number, limit: number): Promise<PolicyEventRow[]>;
 }

@@ -7,9 +7,12 @@ import type { Context } from 'hono';
 import type { AppEnv } from '../context.ts';
 import type { NewMessage } from '../ports.ts';
 import type { SendMessage } from '../../shared/api.ts';
-import { ApiError } from '../../shared/errors.ts';
+import { ApiError, invalid } from '../../shared/errors.ts';
 import { sha256Hex } from '../../shared/ids.ts';
 import { prepareMessage, type AcceptContext } from './accept.ts';
+import { policyFor } from './policy.ts';
+import { verifyRecipient } from '../../shared/policy/constraints.ts';
+import type { Lane } from '../../shared/policy/scheduler.ts';
 
 const IDEMPOTENCY_WINDOW_MS = 24 * 3600_000;
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,256}$/;
@@ -122,6 +125,8 @@ export async function sendMessages(
   const items: NewMessage[] = [];
   for (let i = 0; i < bodies.length; i++) items.push(await prepareMessage(bodies[i], ctx, shape === 'batch' ? i : null));
 
+  await applyLanePolicies(c, tenantId, items, shape, now);
+
   const body = render(items);
   const response = JSON.stringify(body);
   const idem = idempotencyKey
@@ -144,6 +149,55 @@ export async function sendMessages(
   const regions = new Set(items.flatMap((i) => i.jobs.map((j) => j.region)));
   for (const region of regions) deps.hub.notifyWork(region);
   return { status: 202, body, replayed: false };
+}
+
+const WEEKDAY_NUMBER = { sun: 0, mon: 1, tue: 2, wed: 3, thu: 4, fri: 5, sat: 6 } as const;
+
+/**
+ * Per-lane policy at accept: outreach recipients are verified (role accounts, disposable
+ * domains) and held to the tenant's daily cap; lanes with a send window (outreach's business
+ * hours) carry it into the jobs' constraints unless the message set its own.
+ */
+async function applyLanePolicies(c: Context<AppEnv>, tenantId: string, items: NewMessage[], shape: 'single' | 'batch', now: number) {
+  const deps = c.get('deps');
+  let outreachRecipients = 0;
+  let guard: NonNullable<Awaited<ReturnType<typeof policyFor>>['outreach']> | null = null;
+  for (const [index, item] of items.entries()) {
+    const lane = item.message.lane as Lane;
+    const policy = await policyFor(deps, { tenantId, lane, domain: item.message.fromDomain }, now);
+    const at = (field: string) => (shape === 'batch' ? `messages[${index}].${field}` : field);
+    if (policy.outreach) {
+      guard = policy.outreach;
+      for (const job of item.jobs) {
+        // MX existence is checked by the node at delivery (a null MX bounces at once); here
+        // only what the address itself says.
+        const check = verifyRecipient(job.recipient, null);
+        if (!check.ok) throw invalid(at(job.recipientKind), `${job.recipient}: ${check.reason} (outreach lane policy)`);
+      }
+      outreachRecipients += item.jobs.length;
+    }
+    const constraints = (item.message.constraints ?? {}) as Record<string, unknown>;
+    if (policy.sendWindow && !constraints.send_window) {
+      const hour = (hhmm: string) => Number(hhmm.slice(0, 2)) || (hhmm === '24:00' ? 24 : 0);
+      item.message.constraints = {
+        ...constraints,
+        send_window: { timezone: 'UTC', start_hour: hour(policy.sendWindow.start), end_hour: hour(policy.sendWindow.end) || 24, days: policy.sendWindow.days.map((d) => WEEKDAY_NUMBER[d]) },
+      };
+    }
+    if (policy.ipv4Only && !constraints.ipv4_only) item.message.constraints = { ...(item.message.constraints ?? {}), ipv4_only: true };
+  }
+  if (guard && outreachRecipients > 0) {
+    const midnight = Math.floor(now / 86_400_000) * 86_400_000;
+    const sentToday = await deps.store.countJobsSince(tenantId, 'outreach', midnight);
+    if (sentToday + outreachRecipients > guard.dailyCap) {
+      throw new ApiError(
+        'rate_limited',
+        `outreach daily cap of ${guard.dailyCap} recipients would be exceeded (${sentToday} queued today, ${outreachRecipients} in this request)`,
+        { limit: 'outreach_daily_cap', cap: guard.dailyCap, queued_today: sentToday },
+        Math.ceil((midnight + 86_400_000 - now) / 1000),
+      );
+    }
+  }
 }
 
 function accepted(item: NewMessage) {

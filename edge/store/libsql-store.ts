@@ -20,7 +20,7 @@ import type {
 import type { DeliveryJobRow, MessageEventRow } from './schema.ts';
 import type { MessageListQuery } from '../../shared/api.ts';
 
-const { apiKeys, deliveryJobs, idempotencyKeys, messageEvents, messages, nodeTokens, nodes, policyEvents, pools, sendingDomains } = schema;
+const { apiKeys, deliveryJobs, idempotencyKeys, messageEvents, messages, nodeTokens, nodes, policyEvents, pools, sendingDomains, tenantPolicies } = schema;
 
 export type PostlaneDb = LibSQLDatabase<typeof schema>;
 
@@ -397,6 +397,28 @@ export class LibsqlStore implements Store {
     if (events.length === 0) return;
     const statements = chunks(events).map((part) => this.db.insert(messageEvents).values(part));
     await this.db.batch(statements as unknown as [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]]);
+  }
+
+  async getTenantPolicy(tenantId: string) {
+    const row = await this.db.query.tenantPolicies.findFirst({ where: eq(tenantPolicies.tenantId, tenantId) });
+    return row ? { document: row.document, version: row.version, updatedAt: row.updatedAt } : null;
+  }
+
+  async putTenantPolicy(tenantId: string, document: Record<string, unknown>, updatedBy: string, now: number) {
+    const [row] = await this.db
+      .insert(tenantPolicies)
+      .values({ tenantId, document, version: 1, updatedAt: now, updatedBy })
+      .onConflictDoUpdate({ target: tenantPolicies.tenantId, set: { document, version: sql`${tenantPolicies.version} + 1`, updatedAt: now, updatedBy } })
+      .returning({ version: tenantPolicies.version });
+    return row.version;
+  }
+
+  async countJobsSince(tenantId: string, lane: string, since: number) {
+    const [row] = await this.db
+      .select({ n: sql<number>`count(*)` })
+      .from(deliveryJobs)
+      .where(and(eq(deliveryJobs.tenantId, tenantId), eq(deliveryJobs.lane, lane), gte(deliveryJobs.createdAt, since)));
+    return Number(row?.n ?? 0);
   }
 
   async appendPolicyEvents(events: Omit<schema.PolicyEventRow, 'id'>[]) {

@@ -200,6 +200,15 @@ export const policyEvents = sqliteTable(
   (t) => [index('policy_events_at').on(t.at), index('policy_events_scope_key').on(t.scope, t.key, t.at)],
 );
 
+/** Each tenant's layer of the policy document (shared/policy/defaults.ts), as last set through the API. */
+export const tenantPolicies = sqliteTable('tenant_policies', {
+  tenantId: text('tenant_id').primaryKey(),
+  document: text('document', { mode: 'json' }).$type<Record<string, unknown>>().notNull(),
+  version: integer('version').notNull(),
+  updatedAt: integer('updated_at').notNull(),
+  updatedBy: text('updated_by'),
+});
+
 export type PolicyEventRow = typeof policyEvents.$inferSelect;
 export type MessageRow = typeof messages.$inferSelect;
 export type DeliveryJobRow = typeof deliveryJobs.$inferSelect;
