@@ -78,7 +78,7 @@ export interface SharedDeps {
 export async function sharedDeps(env: Record<string, unknown>, svc: string): Promise<SharedDeps> {
   const settings = parseWorkerEnv(env);
   const client = createClient({ url: settings.DB_URL, authToken: settings.DB_AUTH_TOKEN });
-  const store = guardStore(new LibsqlStore(drizzle(client, { schema })), settings.STORE_TIMEOUT_MS);
+  const store = guardStore(new LibsqlStore(drizzle(client, { schema }), { groupCommit: false }), settings.STORE_TIMEOUT_MS);
   return {
     settings,
     store,

@@ -58,8 +58,22 @@ function isUniqueViolation(error: unknown, table: string): boolean {
 
 const LANE_ORDER = sql`CASE ${deliveryJobs.lane} WHEN 'transactional' THEN 0 WHEN 'lifecycle' THEN 1 ELSE 2 END`;
 
+export interface LibsqlStoreOptions {
+  /**
+   * Share one transaction among concurrent accepts (default on). Off on Workers: there a
+   * promise settled by another request's I/O is not allowed to wake this request.
+   */
+  groupCommit?: boolean;
+}
+
 export class LibsqlStore implements Store {
-  constructor(readonly db: PostlaneDb) {}
+  private readonly groupCommit: boolean;
+  constructor(
+    readonly db: PostlaneDb,
+    options: LibsqlStoreOptions = {},
+  ) {
+    this.groupCommit = options.groupCommit ?? true;
+  }
 
   async ping() {
     await this.db.run(sql`SELECT 1`);
@@ -102,6 +116,7 @@ export class LibsqlStore implements Store {
    * gets its own outcome and no request's rows depend on another's.
    */
   acceptMessages(tenantId: string, items: NewMessage[], idem: IdempotencyClaim | null): Promise<AcceptOutcome> {
+    if (!this.groupCommit) return this.acceptOne({ tenantId, items, idem, resolve: () => {}, reject: () => {} });
     return new Promise((resolve, reject) => {
       this.pendingAccepts.push({ tenantId, items, idem, resolve, reject });
       if (!this.committing) void this.commitPending();
