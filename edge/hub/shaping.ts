@@ -205,11 +205,16 @@ export class Shaper {
       const provider = providerOfDestination(destination);
       const { ratePerSec, limitedBy } = this.rateFor(destination, pool, senderDomain, now);
       const taken = await this.takeUpTo(`shape:pool:${destination}:${pool}`, group.length, ratePerSec);
-      if (taken.granted < group.length) this.dryUntil.set(`${destination}|${pool}`, now + taken.retryAfterMs);
+      // The bucket refills a token every 1/rate s: held-back jobs are spaced at that pace from the
+      // next token on. (Holding them all until the whole group could go left the bucket idle
+      // meanwhile: a burst, then seconds of nothing.)
+      const spacing = 1000 / ratePerSec;
+      const firstWait = Math.max(1, Math.min(taken.retryAfterMs, Math.ceil(spacing)));
+      if (taken.granted < group.length) this.dryUntil.set(`${destination}|${pool}`, now + firstWait);
       const ipRate = parseRate(shapingFor(provider, this.policy).ratePerIp);
       const pending = group.slice(0, taken.granted);
-      for (const job of group.slice(taken.granted)) {
-        refused.push({ job, retryAt: now + taken.retryAfterMs, limit: `provider_pool:${destination}:${pool}`, reason: `${destination} budget on pool ${pool} is spent (${(ratePerSec * 60).toFixed(1)}/min, set by ${limitedBy})` });
+      for (const [k, job] of group.slice(taken.granted).entries()) {
+        refused.push({ job, retryAt: now + firstWait + (Number.isFinite(spacing) ? Math.floor(k * spacing) : 0), limit: `provider_pool:${destination}:${pool}`, reason: `${destination} budget on pool ${pool} is spent (${(ratePerSec * 60).toFixed(1)}/min, set by ${limitedBy})` });
       }
       // Spread across the pool's IPs, each within its own per-provider budget.
       const ipv4Only = (job: ClaimedJob) => Boolean((job.constraints as { ipv4_only?: boolean } | null)?.ipv4_only);

@@ -154,3 +154,178 @@ describe('orchestration: routing constraints', () => {
     assert.ok(!sim.providers.other.events.some((e) => e.rcpt === 'd2@other.test'));
   });
 });
+
+describe('orchestration: AIMD against a throttling provider', () => {
+  let sim: ProviderSimulator;
+  let p: Platform;
+  // Gmail lets 20 messages per 10 s through per source IP (120/min); our table would allow 600/min.
+  const LIMIT = 20;
+  const WINDOW = 10_000;
+  before(async () => {
+    ({ sim, p } = await setup({
+      sim: { gmail: { ratePerWindow: LIMIT, windowMs: WINDOW } },
+      shaper: {
+        policy: loadShapingPolicy({ providers: { gmail: { shaping: { ratePerIp: '600/min', ratePerPool: '600/min' } } } }),
+        // One cut per second of replies (the round trip here), no increase within the test.
+        aimd: aimdConfig({ floor: '6/min', ceiling: '600/min', start: '600/min', decreaseFactor: 0.5, increase: '6/min', acceptsPerIncrease: 20, increaseInterval: '1m', decreaseHoldoff: '1s' }),
+      },
+    }));
+  });
+  after(async () => {
+    await p?.stop();
+    await sim?.stop();
+  });
+
+  test('after the first throttle reply Gmail is never sent more than its rate; other receivers are not slowed', async () => {
+    const t0 = Date.now();
+    await blast(p, 200, (i) => ({ to: i % 2 ? `g${i}@gmail.com` : `o${i}@other.test`, lane: 'lifecycle' }));
+    const gmail = sim.providers.gmail;
+    const other = sim.providers.other;
+    const first = await waitFor(() => gmail.first('throttled'), 10_000, 'the first 421 4.7.28').catch(async (e) => {
+      log('gmail', gmail.timeline('accepted').join(' '), 'other', other.timeline('accepted').join(' '), JSON.stringify((await reputation(p)).rates), p.edge.hub.summaries());
+      throw e;
+    });
+    assert.match(first.reply!, /^421 4\.7\.28 .*rate limited/);
+    // AIMD cut the (gmail, default) rate; the event is visible through the API.
+    const cut = await waitFor(async () => {
+      const r = await reputation(p);
+      return r.events.find((e) => e.type === 'rate' && e.key === 'gmail|default' && /throttle reply \(gmail\.421-4\.7\.28\)/.test(e.reason)) && r;
+    }, 3_000, 'a rate event');
+    // Watch long enough for the provider's window to turn over.
+    await sleep(WINDOW + 3_000);
+    const end = Date.now();
+    const rep = await reputation(p);
+    const gmailRate = rep.rates.find((r) => r.provider === 'gmail' && r.pool === 'default')!.rate_per_min;
+    const cuts = rep.events.filter((e) => e.type === 'rate' && e.key === 'gmail|default').reverse();
+    log('gmail cuts', cuts.map((e) => `${e.at.slice(17, 23)} ${e.from}→${e.to}`).join(', '), 'final', gmailRate);
+    log('gmail accepted/s', gmail.timeline('accepted').join(' '));
+    log('gmail throttled/s', gmail.timeline('throttled').join(' '));
+    log('other accepted/s', other.timeline('accepted').join(' '));
+    assert.ok(cut.events.length > 0);
+    assert.ok(gmailRate <= (LIMIT * 60_000) / WINDOW, `AIMD settled at ${gmailRate}/min, above Gmail's ${(LIMIT * 60_000) / WINDOW}/min`);
+    // From one round trip after the first throttle, every 10 s window saw at most Gmail's limit
+    // of attempts (accepted or not): we stopped pushing past its rate.
+    const settled = first.at + 1_000;
+    const sent = gmail.maxInWindow(WINDOW, settled, ['accepted', 'throttled']);
+    assert.ok(sent <= LIMIT, `${sent} Gmail attempts in one ${WINDOW} ms window after the first throttle`);
+    // And it converged: the last window of the run saw no throttle reply at all.
+    assert.equal(gmail.count('throttled', end - 4_000, end), 0, 'still throttled at the end');
+    // Unthrottled: other.test kept its full per-IP rate (300/min = 5/s) while Gmail was cut.
+    assert.ok(!rep.events.some((e) => e.type === 'rate' && e.key.startsWith('other')), 'other was never cut');
+    const otherDone = other.events.filter((e) => e.kind === 'accepted').at(-1)!.at;
+    const during = other.count('accepted', first.at, Math.min(otherDone, first.at + 10_000));
+    const seconds = (Math.min(otherDone, first.at + 10_000) - first.at) / 1000;
+    log('other during gmail throttle', during, 'in', seconds, 's');
+    assert.ok(other.count('accepted') === 100 || during / seconds >= 4, `other.test slowed to ${(during / seconds).toFixed(2)}/s`);
+    log('aimd scenario', Date.now() - t0, 'ms');
+  });
+});
+
+describe('orchestration: a blocked pool enters slow start and ramps back', () => {
+  let sim: ProviderSimulator;
+  let p: Platform;
+  before(async () => {
+    ({ sim, p } = await setup({
+      ips: ['127.0.0.1', '127.0.0.2'],
+      shaper: {
+        // Short clock: 2 blocks in a 10 s window start slow start at 60/min, doubling every second to 600/min.
+        breaker: breakerConfig({ ...DEFAULT_BREAKER, window: '10s', bucket: '1s', slowStartOn: { ...DEFAULT_BREAKER.slowStartOn, blocks: 2 }, openOn: { ...DEFAULT_BREAKER.openOn, blocks: 50 }, coolDown: '5s', slowStartInterval: '1s', floor: '60/min', full: '600/min' }),
+      },
+    }));
+  });
+  after(async () => {
+    await p?.stop();
+    await sim?.stop();
+  });
+
+  test('block replies past the threshold put the pool in slow start (visible in /v1/reputation); healthy, it returns to full rate', async () => {
+    const t0 = Date.now();
+    const ms = sim.providers.microsoft;
+    const other = sim.providers.other;
+    // Healthy first: the pool is closed, other.test goes at full speed.
+    ms.block(true);
+    const blocked = await p.api('POST', '/v1/messages', { from: FROM, to: ['a@outlook.com', 'b@outlook.com'], subject: 'x', text: 'x' });
+    assert.equal(blocked.status, 202);
+    const entered = await waitFor(async () => {
+      const r = await reputation(p);
+      return r.events.find((e) => e.type === 'breaker' && e.scope === 'pool' && e.key === 'default' && e.to === 'slow_start');
+    }, 5_000, 'pool default in slow start');
+    assert.match(entered.reason, /block replies >= 2/);
+    assert.equal(entered.from, 'closed');
+    assert.match(ms.first('blocked')!.reply!, /^550 5\.7\.1 .*\(S3150\)/);
+    const rep = await reputation(p);
+    assert.ok(rep.suspended_ips.some((s) => s.provider === 'microsoft'), 'the blocked IPs are suspended for Microsoft');
+    ms.block(false);
+    const enteredAt = Date.parse(entered.at);
+
+    // Mail to another receiver through the same pool now moves at the slow-start rate, then ramps.
+    await blast(p, 40, (i) => ({ to: `s${i}@other.test` }));
+    const closed = await waitFor(async () => {
+      const r = await reputation(p);
+      return r.events.find((e) => e.type === 'breaker' && e.key === 'default' && e.from === 'slow_start' && e.to === 'closed');
+    }, 15_000, 'slow start to end');
+    assert.match(closed.reason, /full rate/);
+    const closedAt = Date.parse(closed.at);
+    const state = (await reputation(p)).breakers.find((b) => b.scope === 'pool' && b.key === 'default')!;
+    assert.equal(state.state, 'closed');
+    assert.equal(state.rate_per_min, 600);
+    // In slow start the pool sent far below full rate (60→120→240→480/min over ~4 s: under 20).
+    const slow = other.count('accepted', enteredAt, closedAt);
+    const slowSeconds = (closedAt - enteredAt) / 1000;
+    assert.ok(slow <= 2 + 16 + 4, `${slow} sent in ${slowSeconds}s of slow start`);
+    // Healthy again: new mail through the pool goes at its full per-IP rate (2 IPs × 5/s).
+    const fresh = Date.now();
+    await blast(p, 40, (i) => ({ to: `f${i}@other.test` }));
+    await waitFor(() => other.events.filter((e) => e.kind === 'accepted' && e.rcpt!.startsWith('f')).length >= 40, 10_000, 'the 40 fresh ones delivered');
+    const freshTimes = other.events.filter((e) => e.kind === 'accepted' && e.rcpt!.startsWith('f')).map((e) => e.at);
+    const freshSeconds = (Math.max(...freshTimes) - fresh) / 1000;
+    log('other accepted/s', other.timeline('accepted').join(' '), 'slow start', closedAt - enteredAt, 'ms');
+    assert.ok(freshSeconds <= 40 / 10 + 2, `40 fresh messages took ${freshSeconds}s after the breaker closed`);
+    log('breaker scenario', Date.now() - t0, 'ms', { slow, slowSeconds, freshSeconds });
+  });
+});
+
+describe('orchestration: transactional keeps moving during a lifecycle blast', () => {
+  let sim: ProviderSimulator;
+  let p: Platform;
+  const BLAST = Number(process.env.POSTLANE_BLAST ?? 5000);
+  before(async () => ({ sim, p } = await setup({ ips: ['127.0.0.1', '127.0.0.2'] })));
+  after(async () => {
+    await p?.stop();
+    await sim?.stop();
+  });
+
+  test(`transactional p95 accept→delivered stays under 2 s while a ${BLAST}-message lifecycle blast is in flight`, async () => {
+    const t0 = Date.now();
+    const domains = ['gmail.com', 'outlook.com', 'yahoo.com', 'other.test'];
+    await blast(p, BLAST, (i) => ({ to: `b${i}@${domains[i % 4]}`, lane: 'lifecycle', subject: 'Our spring sale' }));
+    const queuedIn = Date.now() - t0;
+    await sleep(500);
+    const ids: string[] = [];
+    for (let i = 0; i < 40; i++) {
+      const res = await p.api('POST', '/v1/messages', { from: FROM, to: `t${i}@${domains[i % 4]}`, subject: `Your code ${i}`, text: 'x' });
+      assert.equal(res.status, 202);
+      ids.push(res.body.id);
+      await sleep(100);
+    }
+    const latencies = await waitFor(async () => {
+      const out: number[] = [];
+      for (const id of ids) {
+        const v = await view(p, id);
+        const acc = v.events.find((e: any) => e.type === 'accepted');
+        const del = v.events.find((e: any) => e.type === 'delivered');
+        if (!del) return null;
+        out.push(Date.parse(del.at) - Date.parse(acc.at));
+        if (process.env.POSTLANE_TEST_VERBOSE && Date.parse(del.at) - Date.parse(acc.at) > 1500) log('slow', v.recipients[0].email ?? v.recipients[0].recipient, v.events.map((e: any) => `${e.type}@${Date.parse(e.at) - Date.parse(acc.at)}${e.data?.limit ? ':' + e.data.limit : ''}`).join(' '));
+      }
+      return out;
+    }, 20_000, 'transactional deliveries');
+    latencies.sort((a, b) => a - b);
+    const p95 = latencies[Math.ceil(latencies.length * 0.95) - 1];
+    const blastDelivered = Object.values(sim.providers).reduce((s, pr) => s + pr.events.filter((e) => e.kind === 'accepted' && e.rcpt?.startsWith('b')).length, 0);
+    log({ blast: BLAST, queuedIn, p50: latencies[Math.floor(latencies.length / 2)], p95, max: latencies.at(-1), blastDelivered, ms: Date.now() - t0 });
+    assert.ok(blastDelivered < BLAST, 'the blast was still in flight');
+    assert.ok(blastDelivered > 0, 'the blast was moving too');
+    assert.ok(p95 < 2000, `transactional p95 ${p95} ms`);
+  });
+});
