@@ -14,7 +14,7 @@
  * Optional: BENCH_CPU_PROF=1 writes a V8 CPU profile of each platform child (see the printed dir).
  * External edges: BENCH_EDGE_URLS=http://a,http://b BENCH_API_KEY=… adds an ingest run against them.
  */
-import { mkdtempSync, rmSync, mkdirSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -85,7 +85,12 @@ interface Platform {
 async function startPlatform(name: string, node: PlatformChildConfig['node']): Promise<Platform> {
   const dataDir = join(dir, name);
   mkdirSync(dataDir, { recursive: true });
-  const cfg: PlatformChildConfig = { dataDir, edgeEnv: { ...P.edgeEnv }, node };
+  // The sink is one destination domain: the shipped table would shape it like an unknown
+  // receiver (300/min per IP). An operator relaying to their own sink raises its budget the
+  // same way, with a shaping file; AIMD and breakers stay on.
+  const shapingFile = join(dir, 'shaping.json');
+  writeFileSync(shapingFile, JSON.stringify({ default: { ratePerIp: '6000000/min', ratePerPool: '6000000/min', maxConnectionsPerIp: 20, messagesPerConnection: 1000 } }));
+  const cfg: PlatformChildConfig = { dataDir, edgeEnv: { ...P.edgeEnv, POSTLANE_SHAPING_FILE: shapingFile }, node };
   if (CPU_PROF) mkdirSync(profDir, { recursive: true });
   const child = spawnTs('platform.ts', {
     env: { BENCH_PLATFORM: JSON.stringify(cfg) },

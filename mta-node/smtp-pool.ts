@@ -182,6 +182,9 @@ export class SmtpSession {
       session.abort(smtpError('TLS is required but the session is not encrypted', 'ETLS', 'STARTTLS'));
       throw smtpError('TLS is required but the session is not encrypted', 'ETLS', 'STARTTLS');
     }
+    // Each SMTP step is a small write awaited by its reply; with Nagle's algorithm on, the
+    // end-of-data dot waits for the server's delayed ACK (~40 ms on Linux) on every message.
+    (conn._socket as { setNoDelay?: (on: boolean) => void } | undefined)?.setNoDelay?.(true);
     session.tls = conn.secure ? conn._socket?.getProtocol?.() ?? 'TLS' : null;
     logger?.debug({ host: target.host, address, tls: session.tls, sid: id }, 'SMTP session open');
     return session;
