@@ -84,11 +84,17 @@ describe('orchestration: held-back jobs say which limit held them', () => {
     // Held back, not lost: every recipient arrives at Gmail's pace.
     await waitFor(async () => (await view(p, res.body.id)).status === 'delivered', 10_000, 'all delivered');
     assert.equal(sim.providers.gmail.count('accepted'), 10);
-    // 2/s with a burst of 2: ten take four seconds, and no two seconds see more than 2 + 2×2 (+1 for reply latency).
-    const g = sim.providers.gmail;
-    assert.ok(g.maxInWindow(2000) <= 7, `gmail got ${g.maxInWindow(2000)} in two seconds`);
-    const accepted = g.events.filter((e) => e.kind === 'accepted');
-    assert.ok(accepted.at(-1)!.at - accepted[0].at >= 3000, `ten Gmail messages in ${accepted.at(-1)!.at - accepted[0].at} ms`);
+    // Gmail's per-IP budget is 2/s with a burst of 2: the hub's leases (exact decision times)
+    // never put more than 2 + 2×2 into any two seconds, so ten take at least four seconds.
+    const leases = (await view(p, res.body.id)).events.filter((e: any) => e.type === 'leased').map((e: any) => Date.parse(e.at)).sort((a: number, b: number) => a - b);
+    assert.equal(leases.length, 10);
+    let most = 0;
+    for (let i = 0, j = 0; j < leases.length; j++) {
+      while (leases[j] - leases[i] >= 2000) i++;
+      most = Math.max(most, j - i + 1);
+    }
+    assert.ok(most <= 6, `${most} Gmail leases in two seconds`);
+    assert.ok(leases.at(-1)! - leases[0] >= 3000, `ten Gmail leases within ${leases.at(-1)! - leases[0]} ms`);
     log('throttled-event scenario', Date.now() - t0, 'ms');
   });
 });
