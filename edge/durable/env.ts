@@ -77,7 +77,9 @@ export interface SharedDeps {
 /** Store (libSQL over HTTP, guarded), secrets and logger from the parsed settings. */
 export async function sharedDeps(env: Record<string, unknown>, svc: string): Promise<SharedDeps> {
   const settings = parseWorkerEnv(env);
-  const client = createClient({ url: settings.DB_URL, authToken: settings.DB_AUTH_TOKEN });
+  // The client's concurrency limiter queues calls behind each other's I/O; on Workers a call
+  // released by another request's completion is never woken, so it must never queue.
+  const client = createClient({ url: settings.DB_URL, authToken: settings.DB_AUTH_TOKEN, concurrency: 1_000_000 });
   const store = guardStore(new LibsqlStore(drizzle(client, { schema }), { groupCommit: false }), settings.STORE_TIMEOUT_MS);
   return {
     settings,
