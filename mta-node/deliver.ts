@@ -7,7 +7,7 @@ import { isIP } from 'node:net';
 import type { DeliveryResult, LeasedJob, SmtpReply, SourceIp } from '../shared/protocol.ts';
 import { parseSmtpReply } from '../shared/smtp-reply.ts';
 import type { MxResolver } from './mx.ts';
-import { DEFAULT_LIMITS, type PoolLimits, type SessionTarget, type SmtpError, type SmtpPools } from './smtp-pool.ts';
+import { DEFAULT_LIMITS, type PoolLimits, type SessionTarget, type SmtpError, type SmtpPools, LANE_PRIORITY } from './smtp-pool.ts';
 
 /** nodemailer's error codes, and what each means for the outcome. */
 export const SMTP_ERROR_CODES: Record<string, string> = {
@@ -201,7 +201,7 @@ async function attempt(
           if (!session.closed) await session.reset().catch(() => session.abort(e));
           return resultFromError(ctx, e);
         }
-      });
+      }, LANE_PRIORITY[job.lane] ?? 1);
       if (!retry) return res ?? null;
     } catch (err) {
       return resultFromError(ctx, err);

@@ -235,7 +235,12 @@ function currentCommand(conn: Conn, what: string): string {
 
 interface Waiter {
   resolve: (s: SmtpSession | null) => void;
+  /** Lower goes first: transactional mail is not queued behind a blast the node already holds. */
+  priority: number;
 }
+
+/** Lane order for sessions that free up (SPEC §4: transactional never waits on marketing). */
+export const LANE_PRIORITY: Record<string, number> = { transactional: 0, lifecycle: 1, outreach: 2 };
 
 class DestinationPool {
   idle: SmtpSession[] = [];
@@ -278,14 +283,14 @@ export class SmtpPools {
    * connection limit, otherwise the next one released. `reused` tells whether the session had
    * carried a message before.
    */
-  async withSession<T>(target: SessionTarget, limits: PoolLimits, fn: (s: SmtpSession, reused: boolean) => Promise<T>): Promise<T> {
+  async withSession<T>(target: SessionTarget, limits: PoolLimits, fn: (s: SmtpSession, reused: boolean) => Promise<T>, priority = 1): Promise<T> {
     const key = SmtpPools.key(target);
     let pool = this.pools.get(key);
     if (!pool) {
       pool = new DestinationPool(key);
       this.pools.set(key, pool);
     }
-    const session = await this.acquire(pool, target, limits);
+    const session = await this.acquire(pool, target, limits, priority);
     const reused = session.messages > 0;
     try {
       return await fn(session, reused);
@@ -294,7 +299,7 @@ export class SmtpPools {
     }
   }
 
-  private async acquire(pool: DestinationPool, target: SessionTarget, limits: PoolLimits): Promise<SmtpSession> {
+  private async acquire(pool: DestinationPool, target: SessionTarget, limits: PoolLimits, priority: number): Promise<SmtpSession> {
     for (;;) {
       if (this.closing) throw smtpError('node is stopping', 'ECONNECTION', 'CONN');
       while (pool.idle.length) {
@@ -314,7 +319,11 @@ export class SmtpPools {
           throw err;
         }
       }
-      const handed = await new Promise<SmtpSession | null>((resolve) => pool.waiters.push({ resolve }));
+      const handed = await new Promise<SmtpSession | null>((resolve) => {
+        // Stable insert by priority: FIFO within a lane.
+        const at = pool.waiters.findIndex((w) => w.priority > priority);
+        pool.waiters.splice(at < 0 ? pool.waiters.length : at, 0, { resolve, priority });
+      });
       if (handed && !handed.closed) return handed;
       if (handed) this.forget(pool, handed);
     }
