@@ -13,7 +13,7 @@
  */
 import * as v from 'valibot';
 import type { SmtpReply } from '../protocol.ts';
-import { PolicyValidationError, replyMatches, type ReplyMatch } from './providers.ts';
+import { PolicyValidationError, regexSource, replyMatches, type ReplyMatch } from './providers.ts';
 import { HumanRetryScheduleSchema, toRetrySchedule, type HumanRetrySchedule, type RetrySchedule } from './retry.ts';
 import { formatIssues } from './units.ts';
 
@@ -317,19 +317,7 @@ const ReplyRuleSchema = v.strictObject({
     v.strictObject({
       code: v.optional(v.pipe(v.number(), v.integer(), v.minValue(400), v.maxValue(599))),
       enhanced: v.optional(v.pipe(v.string(), v.regex(/^[45]\.\d{1,3}\.\d{1,3}$/))),
-      text: v.optional(
-        v.pipe(
-          v.string(),
-          v.check((s) => {
-            try {
-              new RegExp(s, 'i');
-              return true;
-            } catch {
-              return false;
-            }
-          }, 'invalid regular expression'),
-        ),
-      ),
+      text: v.optional(regexSource),
       codeClass: v.optional(v.picklist([4, 5])),
     }),
     v.check((m) => m.code !== undefined || m.enhanced !== undefined || m.text !== undefined, 'match needs code, enhanced or text'),

@@ -316,7 +316,8 @@ const count = (min: number, max: number) => v.pipe(v.number(), v.integer(), v.mi
 const providerKey = v.pipe(v.string(), v.regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'provider key must be lower-case letters, digits, - or _'));
 const domainPattern = v.pipe(v.string(), v.regex(/^([a-z0-9-]+\.)+([a-z0-9-]+|\*)$/, 'expected a domain like "gmail.com" or "hotmail.*"'));
 const mxPattern = v.pipe(v.string(), v.regex(/^(\*\.)?([a-z0-9-]+\.)+[a-z0-9-]+$/, 'expected an MX pattern like "*.google.com"'));
-const regexSource = v.pipe(
+/** A case-insensitive regular expression source, checked to compile. */
+export const regexSource = v.pipe(
   v.string(),
   v.check((s) => {
     try {
