@@ -9,7 +9,7 @@
  * and class.subject, then the RFC 5321 basic code. The table decides before the first digit:
  * a provider that answers a throttle with 5xx is deferred, not bounced.
  *
- * Facts: /work/shared/reference/provider-replies.md; every row names its source.
+ * Facts: the provider-replies reference gathered for the spec (shared reference notes); every row names its source.
  */
 import * as v from 'valibot';
 import type { SmtpReply } from '../protocol.ts';

@@ -1,7 +1,7 @@
 /**
  * A mailbox-provider simulator for tests: one smtp-server per provider on 127.0.0.1, reached
  * through the MTA node's static routes (recipient domain → host:port). Each behaves like the big
- * receivers do, with their real reply codes and wording (/work/shared/reference/provider-replies.md):
+ * receivers do, with their real reply codes and wording (the provider-replies reference gathered for the spec (shared reference notes)):
  *
  * - throttles past N accepted messages per sliding window per source IP (Gmail 421 4.7.28,
  *   Microsoft 451 4.7.650, Yahoo 421 4.7.0 [TSS04], others a generic 421 4.7.0 rate limit);

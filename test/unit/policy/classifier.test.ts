@@ -7,7 +7,7 @@ import { planRetry } from '../../../shared/policy/retry.ts';
 type Row = [provider: string, raw: string, cls: ReplyClass, rule: string, outcome: 'deferred' | 'bounced'];
 
 // Real provider replies (wording from the postmaster pages and rule sets in
-// /work/shared/reference/provider-replies.md; IPs and addresses replaced).
+// the provider-replies reference notes; IPs and addresses replaced).
 const REAL_REPLIES: Row[] = [
   ['gmail', '421-4.7.0 [192.0.2.1 15] Our system has detected an unusual rate of unsolicited mail originating from your IP address. To protect our users from spam, mail sent from your IP address has been temporarily blocked.', 'ip_reputation', 'gmail.421-4.7.0-unusual-rate', 'deferred'],
   ['gmail', '421-4.7.28 [192.0.2.1 15] Our system has detected an unusual rate of unsolicited mail originating from your IP address. To protect our users from spam, mail sent from your IP address has been temporarily rate limited.', 'rate_limited', 'gmail.421-4.7.28', 'deferred'],
