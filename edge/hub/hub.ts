@@ -19,9 +19,8 @@ import { verpAddress } from '../../shared/verp.ts';
 import { newId } from '../../shared/ids.ts';
 import type { Logger, NodeSummary, NodeTokenRecord, Secrets, Store } from '../ports.ts';
 import type { Metrics } from '../metrics.ts';
-import { transitionForResult, type TransitionContext } from './transitions.ts';
-import type { Shaper, PolicyEvent } from './shaping.ts';
-import { classifyReply } from '../../shared/policy/classifier.ts';
+import { classifyResult, transitionForResult, type TransitionContext } from './transitions.ts';
+import type { Shaper, PolicyEvent, Refusal } from './shaping.ts';
 import type { Demand } from '../../shared/policy/scheduler.ts';
 
 export interface NodeConnection {
@@ -207,17 +206,16 @@ export class LeaseHub {
   private async onResults(s: Session, results: DeliveryResult[]) {
     const now = this.now();
     const jobs = new Map((await this.opts.store.jobsByIds(results.map((r) => r.jobId))).map((j) => [j.id, j]));
-    const transitions = results.flatMap((r) => {
+    const known = results.flatMap((r) => {
       const job = jobs.get(r.jobId);
-      return job ? [transitionForResult(job, r, { now, nodeId: s.hello!.nodeId, random: this.opts.random, retryOverride: this.opts.retryOverride })] : [];
+      return job ? [{ r, job, classification: classifyResult(job, r) }] : [];
     });
-    const applied = new Set(await this.opts.store.applyTransitions(transitions));
+    const ctx = { now, nodeId: s.hello!.nodeId, random: this.opts.random, retryOverride: this.opts.retryOverride };
+    const applied = new Set(await this.opts.store.applyTransitions(known.map((k) => transitionForResult(k.job, k.r, ctx, k.classification))));
     if (this.opts.shaper) {
-      const policyEvents = results.flatMap((r) => {
-        const job = jobs.get(r.jobId);
-        if (!job || !applied.has(r.jobId) || r.fromJournal) return [];
-        const c = r.outcome === 'delivered' ? null : classifyReply(r.reply, { provider: job.provider, error: r.error, stage: r.stage });
-        return this.opts.shaper!.observe(job, r.outcome, c, r.sourceIp, now);
+      const policyEvents = known.flatMap(({ r, job, classification }) => {
+        if (!applied.has(r.jobId) || r.fromJournal) return [];
+        return this.opts.shaper!.observe(job, r.outcome, r.outcome === 'delivered' ? null : classification, r.sourceIp, now);
       });
       await this.recordPolicyEvents(policyEvents);
     }
@@ -307,7 +305,7 @@ export class LeaseHub {
   }
 
   /** Jobs the shaper held back go back to the queue with the limit that held them in their trace. */
-  private async holdBack(refused: Array<{ job: { id: string; messageId: string; attempts: number }; retryAt: number; limit: string; reason: string }>, now: number) {
+  private async holdBack(refused: Refusal[], now: number) {
     await this.opts.store.applyTransitions(
       refused.map((r) => ({
         jobId: r.job.id,

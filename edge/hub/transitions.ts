@@ -7,7 +7,7 @@
 import type { DeliveryResult } from '../../shared/protocol.ts';
 import { formatSmtpReply } from '../../shared/smtp-reply.ts';
 import { planRetry, type RetrySchedule } from '../../shared/policy/retry.ts';
-import { classifyReply } from '../../shared/policy/classifier.ts';
+import { classifyReply, type Classification } from '../../shared/policy/classifier.ts';
 import type { JobTransition } from '../ports.ts';
 import type { DeliveryJobRow } from '../store/schema.ts';
 
@@ -26,9 +26,18 @@ export function replyLine(result: DeliveryResult): string {
   return `${result.stage ?? 'ERROR'}: ${result.error ?? 'no reply'}`;
 }
 
-export function transitionForResult(job: DeliveryJobRow, result: DeliveryResult, ctx: TransitionContext): JobTransition {
+/** The reply's class with the provider table; the hub computes it once per result. */
+export function classifyResult(job: Pick<DeliveryJobRow, 'provider'>, result: DeliveryResult): Classification {
+  return classifyReply(result.reply, { provider: job.provider, error: result.error, stage: result.stage });
+}
+
+export function transitionForResult(
+  job: DeliveryJobRow,
+  result: DeliveryResult,
+  ctx: TransitionContext,
+  classification: Classification = classifyResult(job, result),
+): JobTransition {
   const { now } = ctx;
-  const classification = classifyReply(result.reply, { provider: job.provider, error: result.error, stage: result.stage });
   const reply = replyLine(result);
   const attempt = {
     node: ctx.nodeId,
