@@ -157,6 +157,15 @@ export interface LeaseHubPort {
   reputation?(): Promise<{ breakers: Array<Record<string, unknown>>; rates: Array<Record<string, unknown>>; suspended_ips: Array<Record<string, unknown>> }>;
 }
 
+/**
+ * Whether a recipient domain can receive mail at all: an MX set, or its own address as the
+ * implicit MX (RFC 5321 §5.1). false for NXDOMAIN, a null MX (RFC 7505) or no address; null when
+ * DNS could not say in time — a lookup failure is never a reason to refuse mail.
+ */
+export interface MailDomains {
+  acceptsMail(domain: string): Promise<boolean | null>;
+}
+
 export interface Secrets {
   /** Encrypts a DKIM private key for storage. */
   seal(plaintext: string): Promise<string>;
@@ -181,6 +190,8 @@ export interface AppDeps {
   counters: Counters;
   hub: LeaseHubPort;
   secrets: Secrets;
+  /** Recipient-domain checks at accept (outreach verification); absent: not checked. */
+  mailDomains?: MailDomains;
   config: AppConfig;
   logger: Logger;
   metrics: Metrics;

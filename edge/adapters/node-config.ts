@@ -36,6 +36,11 @@ export const NodeEnvSchema = z.object({
   POSTLANE_REQUIRE_VERIFIED_DOMAIN: bool.default(false),
   /** JSON file of provider-table overrides (shared/policy/providers.ts), layered on the defaults. */
   POSTLANE_SHAPING_FILE: z.string().optional(),
+  /** Resolvers for recipient checks at accept (`host[:port]`, comma-separated); the system's when unset. */
+  POSTLANE_DNS_SERVERS: z
+    .string()
+    .optional()
+    .transform((s) => (s ? s.split(',').map((x) => x.trim()).filter(Boolean) : undefined)),
 });
 
 export type NodeEnv = z.infer<typeof NodeEnvSchema>;

@@ -24,6 +24,7 @@ import { MemoryCounters } from './memory-counters.ts';
 import { Shaper, type ShaperOptions } from '../hub/shaping.ts';
 import { loadShapingPolicy } from '../../shared/policy/providers.ts';
 import { promMetrics } from './prom-metrics.ts';
+import { dnsMailDomains } from './dns-mail-domains.ts';
 import type { AppDeps, LeaseHubPort, Logger, Store } from '../ports.ts';
 import type { NodeEnv } from './node-config.ts';
 import { newId, newSecret, sha256Hex } from '../../shared/ids.ts';
@@ -155,6 +156,7 @@ export async function startEdge(env: NodeEnv, options: StartEdgeOptions = {}): P
     secrets,
     logger,
     metrics,
+    mailDomains: dnsMailDomains({ servers: env.POSTLANE_DNS_SERVERS }),
     config: {
       maxMessageBytes: env.POSTLANE_MAX_MESSAGE_BYTES,
       tenantRatePerSec: env.POSTLANE_TENANT_RATE,

@@ -158,6 +158,15 @@ const WEEKDAY_NUMBER = { sun: 0, mon: 1, tue: 2, wed: 3, thu: 4, fri: 5, sat: 6 
  * domains) and held to the tenant's daily cap; lanes with a send window (outreach's business
  * hours) carry it into the jobs' constraints unless the message set its own.
  */
+/** MX answers for the outreach recipients' domains, asked in parallel and cached per app. */
+async function mailDomainsOf(c: Context<AppEnv>, domains: string[]): Promise<Map<string, boolean | null>> {
+  const { mailDomains } = c.get('deps');
+  const out = new Map<string, boolean | null>();
+  if (!mailDomains) return out;
+  await Promise.all([...new Set(domains)].map(async (d) => out.set(d, await mailDomains.acceptsMail(d))));
+  return out;
+}
+
 async function applyLanePolicies(c: Context<AppEnv>, tenantId: string, items: NewMessage[], shape: 'single' | 'batch', now: number) {
   const deps = c.get('deps');
   let outreachRecipients = 0;
@@ -168,11 +177,13 @@ async function applyLanePolicies(c: Context<AppEnv>, tenantId: string, items: Ne
     const at = (field: string) => (shape === 'batch' ? `messages[${index}].${field}` : field);
     if (policy.outreach) {
       guard = policy.outreach;
+      const mx = await mailDomainsOf(c, item.jobs.map((j) => j.domain));
       for (const job of item.jobs) {
-        // MX existence is checked by the node at delivery (a null MX bounces at once); here
-        // only what the address itself says.
-        const check = verifyRecipient(job.recipient, null);
-        if (!check.ok) throw invalid(at(job.recipientKind), `${job.recipient}: ${check.reason} (outreach lane policy)`);
+        const check = verifyRecipient(job.recipient, deps.mailDomains ? (mx.get(job.domain) ?? null) : true);
+        if (check.ok && check.flags.length === 0) continue;
+        if (!check.ok && guard.verification === 'reject') throw invalid(at(job.recipientKind), `${job.recipient}: ${check.reason} (outreach lane policy)`);
+        // `flag`, or flags that do not fail the check (mx_unknown): queued, and the trace says so.
+        item.events.push({ messageId: item.message.id, jobId: job.id, type: 'recipient_flagged', at: now, data: { recipient: job.recipient, flags: check.flags, reason: check.reason } });
       }
       outreachRecipients += item.jobs.length;
     }

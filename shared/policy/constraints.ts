@@ -213,6 +213,11 @@ export interface OutreachGuard {
   /** Complaints / sent above which outreach pauses (needs `pauseMinVolume` sends to judge). */
   pauseOnComplaintRate: number;
   pauseMinVolume: number;
+  /**
+   * What a failed recipient check (no MX, role account, disposable domain) does at accept:
+   * `reject` answers 400 naming the recipient; `flag` queues it and records the flags in its trace.
+   */
+  verification: 'reject' | 'flag';
 }
 
 export const DEFAULT_OUTREACH_GUARD: OutreachGuard = {
@@ -222,6 +227,7 @@ export const DEFAULT_OUTREACH_GUARD: OutreachGuard = {
   businessHours: { days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '09:00', end: '17:00' },
   pauseOnComplaintRate: 0.001,
   pauseMinVolume: 100,
+  verification: 'reject',
 };
 
 export interface OutreachCheck {

@@ -175,6 +175,7 @@ const LayerSchema = v.strictObject({
           businessHours: SendWindowSchema,
           pauseOnComplaintRate: ratio,
           pauseMinVolume: int(0),
+          verification: v.picklist(['reject', 'flag']),
         }),
       ),
     ),

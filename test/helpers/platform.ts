@@ -10,9 +10,12 @@ import { parseNodeEnv } from '../../edge/adapters/node-config.ts';
 import { startEdge, type EdgeServer, type StartEdgeOptions } from '../../edge/adapters/node-server.ts';
 import { MtaNode, type MtaNodeOptions } from '../../mta-node/node.ts';
 import { consoleLogger } from '../../edge/logger.ts';
+import { startDnsServer, type TestDnsServer } from './dns-server.ts';
 
 export interface Platform {
   edge: EdgeServer;
+  /** The edge's DNS (recipient checks): every name has an MX unless a test sets its zone entry. */
+  dns: TestDnsServer;
   dataDir: string;
   api<T = any>(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: T; headers: Headers }>;
   startNode(overrides?: Partial<MtaNodeOptions>): Promise<MtaNode>;
@@ -33,6 +36,7 @@ const quiet = consoleLogger((process.env.POSTLANE_TEST_LOG as 'error') ?? 'silen
 
 export async function startPlatform(opts: PlatformOptions = {}): Promise<Platform> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'postlane-test-'));
+  const dns = await startDnsServer({ '*': { mx: [{ preference: 10, exchange: 'mx.test' }] } });
   const env = parseNodeEnv({
     PORT: '0',
     POSTLANE_DATA_DIR: dataDir,
@@ -41,6 +45,7 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<Platfor
     POSTLANE_HEARTBEAT_MS: '500',
     POSTLANE_RETRY_INITIAL_MS: '200',
     POSTLANE_RETRY_MAX_MS: '1000',
+    POSTLANE_DNS_SERVERS: dns.address,
     ...opts.env,
   });
   let edge = await startEdge(env, { logger: quiet, shaper: opts.shaper });
@@ -52,6 +57,7 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<Platfor
       return edge;
     },
     dataDir,
+    dns,
     async api(method, path, body, headers = {}) {
       const res = await fetch(`${edge.url}${path}`, {
         method,
@@ -94,6 +100,7 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<Platfor
     async stop() {
       await Promise.allSettled(nodes.map((n) => n.stop()));
       await edge.close();
+      await dns.stop();
       if (!opts.dataDir) rmSync(dataDir, { recursive: true, force: true });
     },
   };

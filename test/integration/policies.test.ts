@@ -82,4 +82,36 @@ describe('policies and outreach guard-rails', () => {
     assert.ok(Date.parse(view.recipients[0].next_attempt_at) > Date.now() + 3600_000);
     assert.equal(sink.mails.filter((m) => m.to.includes('reader@dest.test')).length, 0);
   });
+
+  test('outreach checks that the recipient domain takes mail (MX), refusing or flagging as the policy says', async () => {
+    p.dns.zone.set('nxdomain.test', { nxdomain: true });
+    p.dns.zone.set('gone.test', {}); // exists, no MX and no address
+    p.dns.zone.set('nullmx.test', { mx: [{ preference: 0, exchange: '.' }] });
+    p.dns.zone.set('implicit.test', { a: ['192.0.2.10'] });
+    p.dns.zone.set('flaky.test', { servfail: true });
+    const put = await p.api('PUT', '/v1/policies', { lanes: { outreach: { outreach: { dailyCap: 100 } } } });
+    assert.equal(put.status, 200, JSON.stringify(put.body));
+    const anyTime = { constraints: { send_window: { timezone: 'UTC', start_hour: 0, end_hour: 24 } } };
+
+    for (const domain of ['nxdomain.test', 'gone.test', 'nullmx.test']) {
+      const res = await p.api('POST', '/v1/messages', { ...outreach(`lead@${domain}`), ...anyTime });
+      assert.equal(res.status, 400, `${domain}: ${JSON.stringify(res.body)}`);
+      assert.equal(res.body.error.field, 'to');
+      assert.match(res.body.error.reason, new RegExp(`lead@${domain.replace('.', '\\.')}: .*(MX|mail)`, 'i'));
+    }
+    // RFC 5321 §5.1: an address record alone is an implicit MX. A DNS failure is not a refusal.
+    for (const domain of ['implicit.test', 'flaky.test']) {
+      const res = await p.api('POST', '/v1/messages', { ...outreach(`lead@${domain}`), ...anyTime });
+      assert.equal(res.status, 202, `${domain}: ${JSON.stringify(res.body)}`);
+    }
+    // `flag`: queued, and the trace records why it would have been refused.
+    const flag = await p.api('PUT', '/v1/policies', { lanes: { outreach: { outreach: { dailyCap: 100, verification: 'flag' } } } });
+    assert.equal(flag.status, 200, JSON.stringify(flag.body));
+    const flagged = await p.api('POST', '/v1/messages', { ...outreach('lead@nullmx.test'), ...anyTime });
+    assert.equal(flagged.status, 202, JSON.stringify(flagged.body));
+    const view = (await p.api('GET', `/v1/messages/${flagged.body.id}`)).body;
+    const event = view.events.find((e: any) => e.type === 'recipient_flagged');
+    assert.ok(event, JSON.stringify(view.events));
+    assert.deepEqual(event.data.flags, ['no_mx']);
+  });
 });
