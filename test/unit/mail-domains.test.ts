@@ -2,7 +2,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startDnsServer, type TestDnsServer } from '../helpers/dns-server.ts';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { dnsMailDomains } from '../../edge/adapters/dns-mail-domains.ts';
+import { dohMailDomains } from '../../edge/adapters/doh-mail-domains.ts';
 
 describe('MailDomains over DNS', () => {
   let dns: TestDnsServer;
@@ -38,5 +41,47 @@ describe('MailDomains over DNS', () => {
     const t0 = Date.now();
     assert.equal(await domains.acceptsMail('mx.test'), null);
     assert.ok(Date.now() - t0 < 1_500, `took ${Date.now() - t0} ms`);
+  });
+});
+
+describe('MailDomains over DNS-over-HTTPS (the Worker adapter)', () => {
+  let server: Server;
+  let endpoint: string;
+  const queries: string[] = [];
+  // What a DoH JSON resolver answers (Status per RFC 1035 rcode; type numbers per RFC 1035/3596).
+  const answers: Record<string, { Status: number; Answer?: Array<{ type: number; data: string; TTL: number }> }> = {
+    'mx.test/15': { Status: 0, Answer: [{ type: 15, data: '10 mail.mx.test.', TTL: 300 }] },
+    'nullmx.test/15': { Status: 0, Answer: [{ type: 15, data: '0 .', TTL: 300 }] },
+    'implicit.test/15': { Status: 0 },
+    'implicit.test/1': { Status: 0, Answer: [{ type: 1, data: '192.0.2.1', TTL: 300 }] },
+    'empty.test/15': { Status: 0 },
+    'empty.test/1': { Status: 0 },
+    'empty.test/28': { Status: 0 },
+    'broken.test/15': { Status: 2 },
+  };
+  before(async () => {
+    server = createServer((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://x');
+      const key = `${url.searchParams.get('name')}/${url.searchParams.get('type')}`;
+      queries.push(key);
+      if (req.headers.accept !== 'application/dns-json') return void res.writeHead(415).end();
+      res.writeHead(200, { 'content-type': 'application/dns-json' }).end(JSON.stringify(answers[key] ?? { Status: 3 }));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}/dns-query`;
+  });
+  after(() => new Promise<void>((r) => server.close(() => r())));
+
+  test('the same answers as the resolver adapter, cached', async () => {
+    const domains = dohMailDomains({ endpoint, timeoutMs: 1_000 });
+    assert.equal(await domains.acceptsMail('mx.test'), true);
+    assert.equal(await domains.acceptsMail('implicit.test'), true);
+    assert.equal(await domains.acceptsMail('nullmx.test'), false);
+    assert.equal(await domains.acceptsMail('empty.test'), false);
+    assert.equal(await domains.acceptsMail('nothing.test'), false);
+    assert.equal(await domains.acceptsMail('broken.test'), null);
+    const before = queries.length;
+    assert.equal(await domains.acceptsMail('MX.test.'), true);
+    assert.equal(queries.length, before, 'answered from the cache');
   });
 });
