@@ -250,7 +250,10 @@ export class Shaper {
     const destination = destinationOf(job);
     const pp = `${destination}|${job.pool}`;
     const signal = outcome === 'delivered' ? 'accept' : c?.signal ?? 'none';
-    const step = onSignal(this.aimd(pp, now), signal === 'none' ? 'none' : signal, this.aimdCfg, now);
+    // A reputation-based rate limit (Microsoft 451 4.7.650) is both: it counts as a block for the
+    // breakers and asks for a slower rate, so AIMD cuts on it as on a throttle.
+    const rateSignal = signal !== 'accept' && c?.poolAction === 'throttle' ? 'throttle' : signal;
+    const step = onSignal(this.aimd(pp, now), rateSignal, this.aimdCfg, now);
     // Sustained acceptance climbs back to the table's rate, not past it.
     const ceiling = this.tableRate(destination);
     if (step.state.ratePerSec > ceiling) step.state.ratePerSec = ceiling;
