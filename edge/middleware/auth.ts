@@ -9,7 +9,14 @@ import { ApiError } from '../../shared/errors.ts';
 import { sha256Hex } from '../../shared/ids.ts';
 
 const CACHE_MS = 30_000;
-const cache = new Map<string, { record: ApiKeyRecord | null; at: number }>();
+type KeyCache = Map<string, { record: ApiKeyRecord | null; at: number }>;
+/** One cache per app instance (its deps): two apps in one process never share answers. */
+const caches = new WeakMap<object, KeyCache>();
+function cacheOf(deps: object): KeyCache {
+  let cache = caches.get(deps);
+  if (!cache) caches.set(deps, (cache = new Map()));
+  return cache;
+}
 
 export function requireScope(scope: 'send' | 'read' | 'admin'): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
@@ -18,6 +25,7 @@ export function requireScope(scope: 'send' | 'read' | 'admin'): MiddlewareHandle
     if (!match) throw new ApiError('unauthorized', 'missing Authorization: Bearer <api key>');
     const deps = c.get('deps');
     const now = deps.now?.() ?? Date.now();
+    const cache = cacheOf(deps);
     let entry = cache.get(match[1]);
     if (!entry || now - entry.at > CACHE_MS) {
       entry = { record: await deps.store.findApiKey(await sha256Hex(match[1])), at: now };
