@@ -25,6 +25,8 @@ import { Shaper, type ShaperOptions } from '../hub/shaping.ts';
 import { loadShapingPolicy } from '../../shared/policy/providers.ts';
 import { promMetrics } from './prom-metrics.ts';
 import { dnsMailDomains } from './dns-mail-domains.ts';
+import { policyFor } from '../services/policy.ts';
+import { BUILTIN_POLICY } from '../../shared/policy/defaults.ts';
 import type { AppDeps, LeaseHubPort, Logger, Store } from '../ports.ts';
 import type { NodeEnv } from './node-config.ts';
 import { newId, newSecret, sha256Hex } from '../../shared/ids.ts';
@@ -125,7 +127,14 @@ export async function startEdge(env: NodeEnv, options: StartEdgeOptions = {}): P
   const counters = new MemoryCounters();
   // Operators layer their own provider table over the shipped one (KumoMTA-style), from a file.
   const policy = env.POSTLANE_SHAPING_FILE ? loadShapingPolicy(JSON.parse(readFileSync(env.POSTLANE_SHAPING_FILE, 'utf8'))) : undefined;
-  const shaper = new Shaper({ ...(policy ? { policy } : {}), ...options.shaper, counters });
+  // Lane budgets read the same tenant policies (and cache) as the API: bound once deps exist.
+  let appDeps: AppDeps | null = null;
+  const shaper = new Shaper({
+    ...(policy ? { policy } : {}),
+    lanePolicy: async (at, now) => (appDeps ? policyFor(appDeps, at, now) : BUILTIN_POLICY),
+    ...options.shaper,
+    counters,
+  });
   const hub = new LeaseHub({
     shaper,
     store,
@@ -167,6 +176,7 @@ export async function startEdge(env: NodeEnv, options: StartEdgeOptions = {}): P
       requireVerifiedDomain: env.POSTLANE_REQUIRE_VERIFIED_DOMAIN,
     },
   };
+  appDeps = deps;
   const app = createApp(deps);
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });

@@ -25,6 +25,11 @@ import { DEFAULT_SHAPING_POLICY, shapingFor, type ShapingPolicy } from '../../sh
 import { parseRate } from '../../shared/policy/units.ts';
 import { isIPv4, isInWindow, nextWindowOpen, WEEKDAYS, type SendWindow } from '../../shared/policy/constraints.ts';
 import type { Classification } from '../../shared/policy/classifier.ts';
+import type { LanePolicy } from '../../shared/policy/defaults.ts';
+import type { Lane } from '../../shared/policy/scheduler.ts';
+
+/** The tenant's resolved policy for a lane and sender domain (edge/services/policy.ts). */
+export type LanePolicyLookup = (at: { tenantId: string; lane: Lane; domain: string }, now: number) => Promise<Pick<LanePolicy, 'tenantRate' | 'senderDomainRate' | 'outreach'>>;
 
 export interface PolicyEvent {
   scope: 'pool' | 'domain' | 'provider_pool' | 'provider_ip';
@@ -51,6 +56,8 @@ export interface ShaperOptions {
   breaker?: BreakerConfig;
   weights?: LaneWeights;
   random?: () => number;
+  /** Per-tenant and per-sender-domain lane budgets come from the tenant's policy; absent: none. */
+  lanePolicy?: LanePolicyLookup;
 }
 
 interface SendWindowConstraint {
@@ -86,6 +93,7 @@ export class Shaper {
   private readonly breakerCfg: BreakerConfig;
   private readonly weights: LaneWeights;
   private readonly random: () => number;
+  private readonly lanePolicy: LanePolicyLookup | null;
   private readonly rates = new Map<string, AimdState>();
   private readonly breakers = new Map<string, BreakerState>();
   /** (provider, pool) pairs whose bucket ran dry, until it refills: not claimed meanwhile. */
@@ -101,6 +109,7 @@ export class Shaper {
     this.breakerCfg = opts.breaker ?? breakerConfig();
     this.weights = opts.weights ?? DEFAULT_LANE_WEIGHTS;
     this.random = opts.random ?? Math.random;
+    this.lanePolicy = opts.lanePolicy ?? null;
   }
 
   /** Lane and tenant quotas for a node's credits: strict priority with weighted shares, fair among tenants. */
@@ -159,8 +168,8 @@ export class Shaper {
   }
 
   /** Takes up to n tokens (never more than the burst at once); says when the rest can follow. */
-  private async takeUpTo(name: string, n: number, ratePerSec: number): Promise<{ granted: number; retryAfterMs: number }> {
-    const limit = { ratePerSec, burst: Math.max(1, Math.ceil(ratePerSec)) };
+  private async takeUpTo(name: string, n: number, ratePerSec: number, burst = Math.max(1, Math.ceil(ratePerSec))): Promise<{ granted: number; retryAfterMs: number }> {
+    const limit = { ratePerSec, burst };
     const rest = (granted: number) => (granted >= n ? 0 : Math.max(1, Math.ceil((1000 * (n - granted)) / ratePerSec)));
     const ask = Math.min(n, limit.burst);
     const first = await this.counters.take(name, ask, limit);
@@ -200,8 +209,12 @@ export class Shaper {
       groups.set(g, [...(groups.get(g) ?? []), job]);
     }
 
-    for (const [key, group] of groups) {
+    for (const [key, all] of groups) {
       const [destination, pool, senderDomain] = key.split('|');
+      const lane = await this.laneBudgets(all, now);
+      refused.push(...lane.refused);
+      const group = lane.pass;
+      if (group.length === 0) continue;
       const provider = providerOfDestination(destination);
       const { ratePerSec, limitedBy } = this.rateFor(destination, pool, senderDomain, now);
       const taken = await this.takeUpTo(`shape:pool:${destination}:${pool}`, group.length, ratePerSec);
@@ -236,6 +249,46 @@ export class Shaper {
       }
     }
     return { granted, refused };
+  }
+
+  /**
+   * The lane's own budgets from the tenant's policy: per (tenant, lane) and per (sender domain,
+   * lane). Outreach takes its batch size as the tenant bucket's burst, so cold mail leaves in
+   * small batches at the policy's pace rather than all at once.
+   */
+  private async laneBudgets(jobs: ClaimedJob[], now: number): Promise<{ pass: ClaimedJob[]; refused: Refusal[] }> {
+    if (!this.lanePolicy) return { pass: jobs, refused: [] };
+    const byLane = new Map<string, ClaimedJob[]>();
+    for (const job of jobs) {
+      const k = `${job.tenantId}|${job.lane}`;
+      byLane.set(k, [...(byLane.get(k) ?? []), job]);
+    }
+    const pass: ClaimedJob[] = [];
+    const refused: Refusal[] = [];
+    for (const [k, group] of byLane) {
+      const [tenantId, lane] = k.split('|');
+      const senderDomain = group[0].senderDomain;
+      const policy = await this.lanePolicy({ tenantId, lane: lane as Lane, domain: senderDomain }, now);
+      const budgets: Array<{ bucket: string; rate: string | null; burst?: number; limit: string; what: string }> = [
+        { bucket: `shape:tenant:${tenantId}:${lane}`, rate: policy.tenantRate, burst: policy.outreach?.batchSize, limit: `tenant:${tenantId}:${lane}`, what: `tenant ${tenantId}'s ${lane} budget` },
+        { bucket: `shape:sender:${senderDomain}:${lane}`, rate: policy.senderDomainRate, limit: `sender_domain:${senderDomain}:${lane}`, what: `sender domain ${senderDomain}'s ${lane} budget` },
+      ];
+      let allowed = group.length;
+      for (const b of budgets) {
+        if (!b.rate || allowed === 0) continue;
+        const ratePerSec = parseRate(b.rate);
+        const taken = await this.takeUpTo(b.bucket, allowed, ratePerSec, b.burst ?? Math.max(1, Math.ceil(ratePerSec)));
+        if (taken.granted >= allowed) continue;
+        const spacing = 1000 / ratePerSec;
+        const firstWait = Math.max(1, Math.min(taken.retryAfterMs, Math.ceil(spacing)));
+        for (const [i, job] of group.slice(taken.granted, allowed).entries()) {
+          refused.push({ job, retryAt: now + firstWait + Math.floor(i * spacing), limit: b.limit, reason: `${b.what} is spent (${b.rate}${b.burst ? `, batches of ${b.burst}` : ''})` });
+        }
+        allowed = taken.granted;
+      }
+      pass.push(...group.slice(0, allowed));
+    }
+    return { pass, refused };
   }
 
   private isSuspended(provider: string, ip: string, now: number) {

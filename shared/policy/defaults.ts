@@ -31,10 +31,10 @@ export interface LanePolicy {
   regions: string[] | null;
   /** Send only inside this window in the recipient's time zone; null = any time. */
   sendWindow: SendWindow | null;
-  /** Rate per tenant in this lane (token bucket). */
-  tenantRate: string;
-  /** Rate per sender domain (token bucket). */
-  senderDomainRate: string;
+  /** Delivery rate per tenant in this lane (token bucket at the lease hub); null: no cap of its own. */
+  tenantRate: string | null;
+  /** Delivery rate per sender domain in this lane (token bucket at the lease hub); null: no cap. */
+  senderDomainRate: string | null;
   breaker: BreakerPolicy;
   aimd: AimdPolicy;
   warmup: { enabled: boolean; plan: WarmupPlan };
@@ -65,8 +65,9 @@ export const BUILTIN_POLICY: LanePolicy = {
   ipv4Only: false,
   regions: null,
   sendWindow: null,
-  tenantRate: '600/min',
-  senderDomainRate: '600/min',
+  // Provider budgets, AIMD and breakers pace mail by default; a tenant or domain cap is a choice.
+  tenantRate: null,
+  senderDomainRate: null,
   breaker: DEFAULT_BREAKER,
   aimd: DEFAULT_AIMD,
   warmup: { enabled: true, plan: DEFAULT_WARMUP },
@@ -114,8 +115,8 @@ const LayerSchema = v.strictObject({
   ipv4Only: v.optional(v.boolean()),
   regions: v.optional(v.nullable(v.array(name))),
   sendWindow: v.optional(v.nullable(SendWindowSchema)),
-  tenantRate: v.optional(RateSchema),
-  senderDomainRate: v.optional(RateSchema),
+  tenantRate: v.optional(v.nullable(RateSchema)),
+  senderDomainRate: v.optional(v.nullable(RateSchema)),
   breaker: v.optional(
     v.partial(
       v.strictObject({

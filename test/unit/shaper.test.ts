@@ -7,6 +7,8 @@ import { classifyReply } from '../../shared/policy/classifier.ts';
 import { parseSmtpReply } from '../../shared/smtp-reply.ts';
 import { aimdConfig } from '../../shared/policy/aimd.ts';
 import { breakerConfig, DEFAULT_BREAKER } from '../../shared/policy/breaker.ts';
+import { DEFAULT_OUTREACH_GUARD } from '../../shared/policy/constraints.ts';
+import type { ClaimedJob } from '../../edge/ports.ts';
 
 const job = { provider: 'microsoft', domain: 'outlook.com', pool: 'default', senderDomain: 'example.com' };
 const reply = (raw: string) => classifyReply(parseSmtpReply(raw), { provider: 'microsoft' });
@@ -36,4 +38,41 @@ test('a plain throttle cuts the rate but is not a block', () => {
   const events = shaper.observe({ ...job, provider: 'gmail', domain: 'gmail.com' }, 'deferred', c, '192.0.2.1', now);
   assert.ok(events.some((e) => e.type === 'rate'));
   assert.ok(!events.some((e) => e.type === 'breaker'));
+});
+
+function claimed(i: number, over: Partial<ClaimedJob> = {}): ClaimedJob {
+  return {
+    id: `job_${i}`, messageId: `msg_${i}`, tenantId: 'acme', recipient: `r${i}@other.test`, recipientKind: 'to', domain: 'other.test',
+    senderDomain: 'acme.com', provider: 'other', pool: 'default', lane: 'outreach', region: null, dedupKey: `d${i}`, state: 'leased',
+    attempts: 0, nextAttemptAt: 0, leaseId: null, leaseOwner: null, leaseExpiresAt: null, lastReply: null, lastClass: null,
+    createdAt: 0, updatedAt: 0, finishedAt: null, returnPathDomain: null, dkimDomain: null, constraints: null, ...over,
+  } as ClaimedJob;
+}
+
+test("a lane's tenant and sender-domain budgets come from policy; outreach leaves in batches of its batch size", async () => {
+  let now = 5_000_000;
+  const shaper = new Shaper({
+    counters: new MemoryCounters(() => now),
+    lanePolicy: async ({ lane }) =>
+      lane === 'outreach'
+        ? { tenantRate: '60/min', senderDomainRate: null, outreach: { ...DEFAULT_OUTREACH_GUARD, batchSize: 3 } }
+        : { tenantRate: null, senderDomainRate: '120/min', outreach: null },
+  });
+  const ips = new Map([['default', ['192.0.2.1']]]);
+  const first = await shaper.admit(Array.from({ length: 10 }, (_, i) => claimed(i)), ips, now);
+  assert.equal(first.granted.length, 3, 'one batch');
+  assert.equal(first.refused.length, 7);
+  assert.ok(first.refused.every((r) => r.limit === 'tenant:acme:outreach'), JSON.stringify(first.refused.map((r) => r.limit)));
+  assert.match(first.refused[0].reason, /60\/min, batches of 3/);
+  // Spaced at the policy's pace (1/s), not all due at once.
+  assert.ok(first.refused[6].retryAt - first.refused[0].retryAt >= 5_900);
+
+  now += 1_000;
+  const next = await shaper.admit(first.refused.map((r) => r.job), ips, now);
+  assert.equal(next.granted.length, 1, 'then one per second');
+
+  // Lifecycle: no tenant cap, but the sender domain's (2/s, burst 2).
+  const lifecycle = await shaper.admit(Array.from({ length: 5 }, (_, i) => claimed(100 + i, { lane: 'lifecycle' })), ips, now);
+  assert.equal(lifecycle.granted.length, 2);
+  assert.ok(lifecycle.refused.every((r) => r.limit === 'sender_domain:acme.com:lifecycle'));
 });
