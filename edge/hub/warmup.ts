@@ -137,20 +137,24 @@ export class WarmupGate {
     const cap = dailyCap(w.plan, provider, s.day);
     const tomorrow = w.dayStart + DAY_MS;
     const limit = `warmup:${w.row.key}:${provider}`;
-    const head = `warm-up day ${s.day} for ${provider} on ${describeTarget(w.row)}: ${s.sentToday} of ${cap} sent today`;
-    if (s.sentToday >= cap) return { retryAt: tomorrow, limit, reason: `${head}, next at ${iso(tomorrow)} (the next plan day)` };
+    const hold = (retryAt: number) => ({
+      retryAt,
+      limit,
+      reason: `warm-up day ${s.day} for ${provider} on ${describeTarget(w.row)}: ${s.sentToday} of ${cap} sent today, next at ${iso(retryAt)}${retryAt >= tomorrow ? ' (the next plan day)' : ''}`,
+    });
+    if (s.sentToday >= cap) return hold(tomorrow);
     const nextAt = s.nextAt ?? now;
     if (now >= nextAt) return null;
     // Jobs held in the same pass get successive slots, not all the same one: otherwise every
     // held job would be claimed again at each slot only for all but one to be held again.
+    // Those beyond what is left of today's cap wait for the next plan day.
     if (this.pass.at !== now) this.pass = { at: now, held: new Map() };
     const k = this.pass.held.get(limit) ?? 0;
     this.pass.held.set(limit, k + 1);
     const remaining = cap - s.sentToday;
     const windowEnd = w.dayStart + parseDuration(w.plan.spreadOver);
     const meanGap = Math.max(0, windowEnd - nextAt) / remaining;
-    const retryAt = k < remaining ? Math.min(tomorrow, Math.round(nextAt + k * meanGap)) : tomorrow;
-    return { retryAt, limit, reason: `${head}, next at ${iso(nextAt)}` };
+    return hold(k < remaining ? Math.min(tomorrow, Math.round(nextAt + k * meanGap)) : tomorrow);
   }
 
   /** A grant: counts the send and draws the next randomised slot for each matching warm-up. */
