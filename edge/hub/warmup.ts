@@ -207,9 +207,13 @@ export class WarmupGate {
     }
   }
 
-  /** Rolls over every warm-up whose day is over, then writes back what changed. */
+  /**
+   * Rolls over every warm-up whose day is over, then writes back what changed. Never throws: a
+   * store that is down only delays the write (the state stays dirty) and must not stall the
+   * hub's tick, which also expires leases.
+   */
   async tick(now: number): Promise<PolicyEvent[]> {
-    await this.reload(now);
+    await this.reload(now).catch((err) => this.logger?.warn({ err }, 'warm-ups not reloaded; trying again on a later tick'));
     const events: PolicyEvent[] = [];
     for (const w of this.live.values()) {
       if (w.status !== 'active' || now < w.dayStart + DAY_MS) continue;
@@ -217,7 +221,7 @@ export class WarmupGate {
       // the day start catches up to the calendar.
       events.push(...this.rollOver(w, w.dayStart + Math.floor((now - w.dayStart) / DAY_MS) * DAY_MS, now));
     }
-    await this.flush(now);
+    await this.flush(now).catch((err) => this.logger?.warn({ err }, 'warm-up counts not written; written on a later tick'));
     return events;
   }
 

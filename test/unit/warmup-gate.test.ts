@@ -297,3 +297,20 @@ test('Shaper.admit: a pool in warm-up sends the day\'s first Gmail job and refus
   assert.equal(store.rows.get('wup_1')!.providers.gmail.signals.sent, 1);
   assert.equal(shaper.warmup, gate, 'complaint intake reaches the gate through the Shaper');
 });
+
+test('a store that fails the write-back loses nothing: the counts are written on a later tick', async () => {
+  const store = memoryStore();
+  addWarmup(store, plan());
+  const gate = new WarmupGate({ store, random: () => 0.5 });
+  await gate.ensureLoaded(T0);
+  offer(gate, T0);
+  const save = store.saveWarmupStates;
+  store.saveWarmupStates = async () => {
+    throw new Error('store down');
+  };
+  assert.deepEqual(await gate.tick(T0 + S), [], 'the tick itself does not throw');
+  assert.equal(store.rows.get('wup_1')!.providers.gmail.sentToday, 0);
+  store.saveWarmupStates = save;
+  await gate.tick(T0 + 2 * S);
+  assert.equal(store.rows.get('wup_1')!.providers.gmail.sentToday, 1);
+});
