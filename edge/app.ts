@@ -18,6 +18,7 @@ import { registerNodes } from './routes/nodes.ts';
 import { registerTenants } from './routes/tenants.ts';
 import { registerReputation } from './routes/reputation.ts';
 import { registerPolicies } from './routes/policies.ts';
+import { registerWarmups } from './routes/warmups.ts';
 
 export const API_VERSION = '0.1.0';
 /** A batch carries up to 1,000 messages; its body may be this many times one message's limit. */
@@ -67,6 +68,7 @@ export function createApp(deps: AppDeps) {
   registerTenants(app);
   registerReputation(app);
   registerPolicies(app);
+  registerWarmups(app);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
   app.doc31('/openapi.json', {

@@ -5,7 +5,7 @@
  */
 import type { Logger } from './logger.ts';
 import type { Metrics } from './metrics.ts';
-import type { DeliveryJobRow, MessageEventRow, MessageRow, PolicyEventRow, SendingDomainRow } from './store/schema.ts';
+import type { DeliveryJobRow, MessageEventRow, MessageRow, PolicyEventRow, SendingDomainRow, WarmupProviderState, WarmupRow } from './store/schema.ts';
 import type { MessageListQuery } from '../shared/api.ts';
 
 export interface ApiKeyRecord {
@@ -116,6 +116,37 @@ export interface Store {
   countJobsSince(tenantId: string, lane: string, since: number): Promise<number>;
   appendPolicyEvents(events: Omit<PolicyEventRow, 'id'>[]): Promise<void>;
   listPolicyEvents(since: number, limit: number): Promise<PolicyEventRow[]>;
+
+  // Warm-ups (edge/hub/warmup.ts, edge/routes/warmups.ts)
+  /** 'exists' when the pool or IP already has an active warm-up (a unique index decides). */
+  createWarmup(row: WarmupRow): Promise<'created' | 'exists'>;
+  getWarmup(id: string): Promise<WarmupRow | null>;
+  listWarmups(filter?: { status?: string; scope?: string; key?: string }): Promise<WarmupRow[]>;
+  /** The gate's batched write-back of days and counts; only rows still active are touched. */
+  saveWarmupStates(updates: WarmupStateUpdate[]): Promise<void>;
+  /** Ends an active warm-up (stopped by hand); false when it was no longer active. */
+  endWarmup(id: string, status: 'stopped' | 'complete', now: number): Promise<boolean>;
+  /** Jobs a warm-up held back (last_class 'warmup') in a pool, due now: a day advanced or the warm-up ended. */
+  releaseWarmupHeld(pool: string | null, now: number): Promise<number>;
+  /** Transitions of one policy subject (e.g. scope 'warmup', key = warm-up id), newest first. */
+  listPolicyEventsFor(scope: string, key: string, limit: number): Promise<PolicyEventRow[]>;
+}
+
+export interface WarmupStateUpdate {
+  id: string;
+  dayStart: number;
+  providers: Record<string, WarmupProviderState>;
+  /** 'complete' when every provider reached the plan's maximum. */
+  status?: 'active' | 'complete';
+  now: number;
+}
+
+/** A warm-up as the hub's gate holds it now: the store's row may lag by one hub tick. */
+export interface LiveWarmup {
+  id: string;
+  status: string;
+  dayStart: number;
+  providers: Record<string, WarmupProviderState>;
 }
 
 export interface TakeResult {
@@ -155,6 +186,10 @@ export interface LeaseHubPort {
   nodes(): Promise<NodeSummary[]>;
   /** Live shaping state (breakers, adaptive rates, suspended IPs) where the hub keeps it. */
   reputation?(): Promise<{ breakers: Array<Record<string, unknown>>; rates: Array<Record<string, unknown>>; suspended_ips: Array<Record<string, unknown>> }>;
+  /** Live warm-up counts where this hub enforces warm-ups (newer than the store's row). */
+  warmups?(): Promise<LiveWarmup[]>;
+  /** A warm-up was started or stopped through the API: the hub reloads them now. */
+  warmupsChanged?(): Promise<void>;
 }
 
 /**

@@ -188,6 +188,71 @@ export const CreateNodeTokenSchema = z
   .strict()
   .openapi('CreateNodeToken');
 
+// ---------------------------------------------------------------------------------------------
+// Warm-ups (SPEC §4, §7): a pool's or one IP's warm-up plan, its state and projected safe throughput.
+
+export const CreateWarmupSchema = z
+  .object({
+    /** Warm up this pool; with `ip`, the pool that IP serves (found from connected nodes when left out). */
+    pool: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'expected a lower-case pool name').optional(),
+    /** Warm up one source IP instead of a whole pool. */
+    ip: z.union([z.ipv4(), z.ipv6()], { error: 'expected an IPv4 or IPv6 address' }).optional(),
+    /** The lane whose policy plan to start from; by default the lane that uses the pool, else the policy defaults. */
+    lane: z.enum(LANES).optional(),
+    /** Overrides of the plan (`day1`, `growth`, `table`, `maxDaily`, `hold`, `stepBack`, `stepBackDays`, `minUtilisation`, `spreadOver`, `spacingJitter`), validated like the policy's `warmup.plan`. */
+    plan: z.record(z.string(), z.unknown()).optional(),
+  })
+  .strict()
+  .openapi('CreateWarmup');
+
+const ThroughputSchema = z.object({ per_day: z.number().int(), per_hour: z.number().int() });
+
+export const WarmupProviderViewSchema = z.object({
+  provider: z.string(),
+  day: z.number().int(),
+  cap_today: z.number().int(),
+  sent_today: z.number().int(),
+  remaining_today: z.number().int(),
+  /** Earliest time the next send to this provider may go (the randomised spacing slot); null when not limited. */
+  next_send_at: z.string().nullable(),
+  last_send_at: z.string().nullable(),
+  signals_today: z.object({ sent: z.number().int(), bounced: z.number().int(), blocked: z.number().int(), complained: z.number().int() }),
+  complete: z.boolean(),
+  last_decision: z.object({ decision: z.string(), from_day: z.number().int(), to_day: z.number().int(), reason: z.string(), at: z.string() }).nullable(),
+  /** From today's signals: what this provider can safely take (the stepped-back cap when signals say step back). */
+  projected: ThroughputSchema.extend({ decision: z.string(), reason: z.string() }),
+});
+
+export const WarmupViewSchema = z
+  .object({
+    id: z.string(),
+    scope: z.enum(['pool', 'ip']),
+    /** The pool name or the IP address. */
+    target: z.string(),
+    pool: z.string().nullable(),
+    lane: z.string().nullable(),
+    status: z.enum(['active', 'complete', 'stopped']),
+    started_at: z.string(),
+    ended_at: z.string().nullable(),
+    day_start: z.string(),
+    next_day_at: z.string().nullable(),
+    overrides: z.record(z.string(), z.unknown()),
+    plan: z.record(z.string(), z.unknown()),
+    providers: z.array(WarmupProviderViewSchema),
+    /** Sum over providers still warming. */
+    projected_safe_throughput: ThroughputSchema,
+    events: z.array(z.object({ type: z.string(), from: z.string().nullable(), to: z.string().nullable(), reason: z.string(), at: z.string(), data: z.record(z.string(), z.unknown()).nullable() })).optional(),
+  })
+  .openapi('Warmup');
+
+export const WarmupListQuerySchema = z.object({
+  status: z.enum(['active', 'complete', 'stopped']).optional(),
+  scope: z.enum(['pool', 'ip']).optional(),
+});
+
+export type CreateWarmup = z.infer<typeof CreateWarmupSchema>;
+export type WarmupView = z.infer<typeof WarmupViewSchema>;
+
 export type SendMessage = z.infer<typeof SendMessageSchema>;
 export type MessageView = z.infer<typeof MessageViewSchema>;
 export type MessageSummary = z.infer<typeof MessageSummarySchema>;

@@ -7,6 +7,7 @@ export const ERROR_CODES = {
   unauthorized: { status: 401, action: 'Send `Authorization: Bearer <api key>` with a valid, unrevoked key.' },
   forbidden: { status: 403, action: 'Use a key with the scope named in `scope`.' },
   not_found: { status: 404, action: 'Check the id; resources of other tenants are not visible.' },
+  conflict: { status: 409, action: 'The resource is already in that state (e.g. an active warm-up); read or stop the one named in the error.' },
   idempotency_conflict: { status: 409, action: 'Use a new Idempotency-Key for a different request body.' },
   payload_too_large: { status: 413, action: 'Send a smaller message; the limit is in `limit`.' },
   rate_limited: { status: 429, action: 'Wait `Retry-After` seconds; `limit` names the bucket that is empty.' },

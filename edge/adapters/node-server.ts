@@ -22,6 +22,7 @@ import * as schema from '../store/schema.ts';
 import { createSecrets, newMasterKey } from '../secrets.ts';
 import { MemoryCounters } from './memory-counters.ts';
 import { Shaper, type ShaperOptions } from '../hub/shaping.ts';
+import { WarmupGate } from '../hub/warmup.ts';
 import { loadShapingPolicy } from '../../shared/policy/providers.ts';
 import { promMetrics } from './prom-metrics.ts';
 import { dnsMailDomains } from './dns-mail-domains.ts';
@@ -127,9 +128,12 @@ export async function startEdge(env: NodeEnv, options: StartEdgeOptions = {}): P
   const counters = new MemoryCounters();
   // Operators layer their own provider table over the shipped one (KumoMTA-style), from a file.
   const policy = env.POSTLANE_SHAPING_FILE ? loadShapingPolicy(JSON.parse(readFileSync(env.POSTLANE_SHAPING_FILE, 'utf8'))) : undefined;
+  // Warm-ups of pools and IPs, enforced by the Shaper; counts written back on the hub's tick.
+  const warmup = new WarmupGate({ store, logger: logger.child({ svc: 'warmup' }) });
   // Lane budgets read the same tenant policies (and cache) as the API: bound once deps exist.
   let appDeps: AppDeps | null = null;
   const shaper = new Shaper({
+    warmup,
     ...(policy ? { policy } : {}),
     lanePolicy: async (at, now) => (appDeps ? policyFor(appDeps, at, now) : BUILTIN_POLICY),
     ...options.shaper,
@@ -156,6 +160,8 @@ export async function startEdge(env: NodeEnv, options: StartEdgeOptions = {}): P
     connect: async () => new Response('WebSocket upgrade required', { status: 426, headers: { Upgrade: 'websocket' } }),
     nodes: async () => hub.summaries(),
     reputation: async () => shaper.snapshot(Date.now()),
+    warmups: async () => warmup.snapshot(),
+    warmupsChanged: async () => warmup.reload(Date.now(), true),
   };
 
   const deps: AppDeps = {
@@ -224,6 +230,8 @@ export async function startEdge(env: NodeEnv, options: StartEdgeOptions = {}): P
     logger,
     async close() {
       hub.stop();
+      // Today's warm-up counts since the last tick, so a restart resumes where this one stopped.
+      await warmup.flush(Date.now()).catch((err) => logger.warn({ err }, 'warm-up counts not written at close'));
       for (const ws of wss.clients) ws.terminate();
       wss.close();
       const closed = new Promise<void>((r) => server.close(() => r()));

@@ -310,7 +310,8 @@ export class LeaseHub {
       refused.map((r) => ({
         jobId: r.job.id,
         fromStates: ['leased'],
-        set: { state: 'queued', attempts: Math.max(0, r.job.attempts - 1), nextAttemptAt: r.retryAt, leaseId: null, leaseOwner: null, leaseExpiresAt: null, lastClass: 'shaped' },
+        // 'warmup' marks jobs a warm-up held, so a new plan day or a stopped warm-up can release them.
+        set: { state: 'queued', attempts: Math.max(0, r.job.attempts - 1), nextAttemptAt: r.retryAt, leaseId: null, leaseOwner: null, leaseExpiresAt: null, lastClass: r.limit.startsWith('warmup:') ? 'warmup' : 'shaped' },
         events: [{ messageId: r.job.messageId, jobId: r.job.id, type: 'throttled', at: now, data: { limit: r.limit, reason: r.reason, next_attempt_at: new Date(r.retryAt).toISOString() } }],
       })),
     );
@@ -367,6 +368,8 @@ export class LeaseHub {
         this.opts.logger.warn({ expired }, 'leases expired and were returned to the queue');
       }
       if (this.opts.shaper) await this.recordPolicyEvents(this.opts.shaper.tick(now));
+      // Warm-up days roll over here, and the day's counts are written back in one batch.
+      if (this.opts.shaper?.warmup) await this.recordPolicyEvents(await this.opts.shaper.warmup.tick(now));
       this.notifyWork();
       if (now - this.lastWaitingNote >= this.noteWaitingEvery) {
         this.lastWaitingNote = now;
@@ -377,6 +380,19 @@ export class LeaseHub {
     } finally {
       this.sweeping = false;
     }
+  }
+
+  /**
+   * Test and operator hook (like Shaper.force): ends a warm-up's plan day now, records the
+   * day's decisions, and offers the jobs it held to the nodes again.
+   */
+  async advanceWarmupDay(id: string) {
+    const gate = this.opts.shaper?.warmup;
+    if (!gate) return [];
+    const events = await gate.advanceDay(id, this.now());
+    await this.recordPolicyEvents(events);
+    this.notifyWork();
+    return events;
   }
 
   /** Jobs constrained to a region with no connected node wait; their trace says why, once. */

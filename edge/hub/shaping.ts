@@ -30,11 +30,12 @@ import type { Lane } from '../../shared/policy/scheduler.ts';
 
 /** The tenant's resolved policy for a lane and sender domain (edge/services/policy.ts). */
 export type LanePolicyLookup = (at: { tenantId: string; lane: Lane; domain: string }, now: number) => Promise<Pick<LanePolicy, 'tenantRate' | 'senderDomainRate' | 'outreach'>>;
+import type { WarmupGate, WarmupHold } from './warmup.ts';
 
 export interface PolicyEvent {
-  scope: 'pool' | 'domain' | 'provider_pool' | 'provider_ip';
+  scope: 'pool' | 'domain' | 'provider_pool' | 'provider_ip' | 'warmup';
   key: string;
-  type: 'breaker' | 'rate' | 'suspend';
+  type: 'breaker' | 'rate' | 'suspend' | 'warmup';
   from: string | null;
   to: string | null;
   reason: string;
@@ -58,6 +59,8 @@ export interface ShaperOptions {
   random?: () => number;
   /** Per-tenant and per-sender-domain lane budgets come from the tenant's policy; absent: none. */
   lanePolicy?: LanePolicyLookup;
+  /** Warm-up plans of pools and IPs (edge/hub/warmup.ts); none: no warm-up is enforced. */
+  warmup?: WarmupGate;
 }
 
 interface SendWindowConstraint {
@@ -101,8 +104,11 @@ export class Shaper {
   /** Source IPs suspended for one provider by a block reply. */
   private readonly suspended = new Map<string, { until: number; reason: string }>();
   private ipCursor = 0;
+  /** Warm-up caps and spacing; complaint intake reports complaints through it. */
+  readonly warmup: WarmupGate | null;
 
   constructor(opts: ShaperOptions) {
+    this.warmup = opts.warmup ?? null;
     this.counters = opts.counters;
     this.policy = opts.policy ?? DEFAULT_SHAPING_POLICY;
     this.aimdCfg = opts.aimd ?? AIMD_DEFAULTS;
@@ -130,6 +136,7 @@ export class Shaper {
         out.push(domain ? { provider, pool, domain } : { provider, pool });
       }
     }
+    if (this.warmup) out.push(...this.warmup.excluded(now));
     return out;
   }
 
@@ -191,6 +198,7 @@ export class Shaper {
     const granted: Array<{ job: ClaimedJob; sourceIp: string | null }> = [];
     const refused: Refusal[] = [];
     const groups = new Map<string, ClaimedJob[]>();
+    await this.warmup?.ensureLoaded(now);
     for (const job of jobs) {
       const window = (job.constraints as { send_window?: SendWindowConstraint } | null)?.send_window;
       if (window && !isInWindow(toPolicyWindow(window), window.timezone, now)) {
@@ -205,6 +213,12 @@ export class Shaper {
         }
       }
       if (refused.at(-1)?.job === job) continue;
+      // A pool in warm-up: no budget is spent on a job its plan holds anyway.
+      const warm = this.warmup?.check(job, null, now);
+      if (warm) {
+        refused.push({ job, ...warm });
+        continue;
+      }
       const g = `${destinationOf(job)}|${job.pool}|${job.senderDomain}`;
       groups.set(g, [...(groups.get(g) ?? []), job]);
     }
@@ -235,13 +249,26 @@ export class Shaper {
         const ips = (ipsByPool.get(pool) ?? []).filter((ip) => (!ipv4Only(job) || isIPv4(ip)) && !this.isSuspended(provider, ip, now));
         let chosen: string | null = null;
         let wait = 60_000;
+        let warm: WarmupHold | null = null;
+        let rateHeld = false;
         for (let i = 0; i < ips.length && !chosen; i++) {
           const ip = ips[(this.ipCursor++ + i) % ips.length];
+          // The authoritative warm-up check (pool and IP warm-ups), counting this pass's grants.
+          const w = this.warmup?.check(job, ip, now);
+          if (w) {
+            if (!warm || w.retryAt < warm.retryAt) warm = w;
+            continue;
+          }
           const t = await this.takeUpTo(`shape:ip:${destination}:${ip}`, 1, ipRate);
           if (t.granted) chosen = ip;
-          else wait = Math.min(wait, t.retryAfterMs);
+          else {
+            wait = Math.min(wait, t.retryAfterMs);
+            rateHeld = true;
+          }
         }
+        if (chosen) this.warmup?.count(job, chosen, now);
         if (chosen) granted.push({ job, sourceIp: chosen });
+        else if (warm && !rateHeld) refused.push({ job, ...warm });
         else {
           const why = ips.length === 0 ? `no usable source IP in pool ${pool}${ipv4Only(job) ? ' (IPv4 only)' : ''} for ${provider}` : `every IP of pool ${pool} is at its ${provider} rate`;
           refused.push({ job, retryAt: now + wait, limit: `provider_ip:${provider}:${pool}`, reason: why });
@@ -321,6 +348,7 @@ export class Shaper {
       bounced: outcome === 'bounced' && c?.suppressRecipient ? 1 : 0,
       blocked: signal === 'block' ? 1 : 0,
     };
+    this.warmup?.observe(job, sourceIp, counts);
     for (const key of [`pool:${job.pool}`, `domain:${job.senderDomain}`]) {
       let b = recordOutcome(this.breaker(key, now), counts, this.breakerCfg, now);
       if (c?.poolAction === 'slow_start' && key.startsWith('pool:') && b.state.state === 'closed') {

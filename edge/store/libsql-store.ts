@@ -16,6 +16,7 @@ import type {
   JobTransition,
   NewMessage,
   Store,
+  WarmupStateUpdate,
 } from '../ports.ts';
 import type { DeliveryJobRow, MessageEventRow } from './schema.ts';
 import type { MessageListQuery } from '../../shared/api.ts';
@@ -443,6 +444,63 @@ export class LibsqlStore implements Store {
 
   async listPolicyEvents(since: number, limit: number) {
     return this.db.select().from(policyEvents).where(gte(policyEvents.at, since)).orderBy(desc(policyEvents.id)).limit(limit);
+  }
+
+  // --- Warm-ups ------------------------------------------------------------------------------
+
+  async createWarmup(row: schema.WarmupRow) {
+    try {
+      await this.db.insert(schema.warmups).values(row);
+      return 'created' as const;
+    } catch (error) {
+      // The partial unique index on (scope, key) WHERE status = 'active'.
+      if (isUniqueViolation(error, 'warmups')) return 'exists' as const;
+      throw error;
+    }
+  }
+
+  async getWarmup(id: string) {
+    return (await this.db.query.warmups.findFirst({ where: eq(schema.warmups.id, id) })) ?? null;
+  }
+
+  async listWarmups(filter: { status?: string; scope?: string; key?: string } = {}) {
+    const w = schema.warmups;
+    return this.db
+      .select()
+      .from(w)
+      .where(and(filter.status ? eq(w.status, filter.status) : undefined, filter.scope ? eq(w.scope, filter.scope) : undefined, filter.key ? eq(w.key, filter.key) : undefined))
+      .orderBy(desc(w.startedAt))
+      .limit(500);
+  }
+
+  async saveWarmupStates(updates: WarmupStateUpdate[]) {
+    if (updates.length === 0) return;
+    const w = schema.warmups;
+    const statements = updates.map((u) =>
+      this.db
+        .update(w)
+        .set({ dayStart: u.dayStart, providers: u.providers, updatedAt: u.now, ...(u.status === 'complete' ? { status: 'complete', endedAt: u.now } : {}) })
+        .where(and(eq(w.id, u.id), eq(w.status, 'active'))),
+    );
+    await this.db.batch(statements as unknown as [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]]);
+  }
+
+  async endWarmup(id: string, status: 'stopped' | 'complete', now: number) {
+    const w = schema.warmups;
+    const r = await this.db.update(w).set({ status, endedAt: now, updatedAt: now }).where(and(eq(w.id, id), eq(w.status, 'active')));
+    return r.rowsAffected === 1;
+  }
+
+  async releaseWarmupHeld(pool: string | null, now: number) {
+    const r = await this.db
+      .update(deliveryJobs)
+      .set({ nextAttemptAt: now, updatedAt: now })
+      .where(and(eq(deliveryJobs.state, 'queued'), eq(deliveryJobs.lastClass, 'warmup'), sql`${deliveryJobs.nextAttemptAt} > ${now}`, pool ? eq(deliveryJobs.pool, pool) : undefined));
+    return r.rowsAffected;
+  }
+
+  async listPolicyEventsFor(scope: string, key: string, limit: number) {
+    return this.db.select().from(policyEvents).where(and(eq(policyEvents.scope, scope), eq(policyEvents.key, key))).orderBy(desc(policyEvents.id)).limit(limit);
   }
 }
 

@@ -4,6 +4,7 @@
  * Times are epoch milliseconds (integers) so both runtimes and every query compare them alike.
  */
 import { sqliteTable, text, integer, index, uniqueIndex, primaryKey } from 'drizzle-orm/sqlite-core';
+import { sql } from 'drizzle-orm';
 
 export const tenants = sqliteTable('tenants', {
   id: text('id').primaryKey(),
@@ -214,3 +215,59 @@ export type MessageRow = typeof messages.$inferSelect;
 export type DeliveryJobRow = typeof deliveryJobs.$inferSelect;
 export type MessageEventRow = typeof messageEvents.$inferSelect;
 export type SendingDomainRow = typeof sendingDomains.$inferSelect;
+
+// ---------------------------------------------------------------------------------------------
+// Warm-ups (SPEC §4): a pool's or one source IP's warm-up plan and where it stands.
+
+/** One provider's progress in a warm-up; kept as JSON on the warm-up's row. */
+export interface WarmupProviderState {
+  /** Plan day, 1-based. */
+  day: number;
+  /** Sends granted since the current day's start (a grant counts, whatever its result). */
+  sentToday: number;
+  lastSendAt: number | null;
+  /** Earliest time of the next send: the randomised spacing slot drawn at the last grant. */
+  nextAt: number | null;
+  /** Results of today's sends: what the day's decision is made from. */
+  signals: { sent: number; bounced: number; blocked: number; complained: number };
+  /** The plan reached its maximum for this provider: the provider table's rate rules now. */
+  complete: boolean;
+  lastDecision: { decision: string; from: number; to: number; reason: string; at: number } | null;
+}
+
+/**
+ * Warm-ups of a pool (scope `pool`, key = pool name) or of one source IP (scope `ip`, key = the
+ * address, pool = the pool it serves). The hub's WarmupGate holds the live counts and writes
+ * them back here in batches on its tick, so a restart keeps the day and today's counts.
+ */
+export const warmups = sqliteTable(
+  'warmups',
+  {
+    id: text('id').primaryKey(),
+    scope: text('scope').notNull(),
+    key: text('key').notNull(),
+    pool: text('pool'),
+    /** The lane whose policy plan this warm-up started from; null = the policy defaults. */
+    lane: text('lane'),
+    /** The operator's plan overrides as given (validated with the policy's warm-up plan schema). */
+    overrides: text('overrides', { mode: 'json' }).$type<Record<string, unknown>>().notNull(),
+    /** The full plan: lane/default plan with the overrides merged, fixed when the warm-up starts. */
+    plan: text('plan', { mode: 'json' }).$type<Record<string, unknown>>().notNull(),
+    /** active | complete | stopped */
+    status: text('status').notNull(),
+    startedAt: integer('started_at').notNull(),
+    /** Start of the current plan day; the day rolls over 24 h later. */
+    dayStart: integer('day_start').notNull(),
+    providers: text('providers', { mode: 'json' }).$type<Record<string, WarmupProviderState>>().notNull(),
+    endedAt: integer('ended_at'),
+    createdBy: text('created_by'),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  (t) => [
+    // One active warm-up per pool or IP, enforced by the store rather than a check-then-insert.
+    uniqueIndex('warmups_active_target').on(t.scope, t.key).where(sql`status = 'active'`),
+    index('warmups_status').on(t.status),
+  ],
+);
+
+export type WarmupRow = typeof warmups.$inferSelect;

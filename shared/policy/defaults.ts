@@ -108,6 +108,25 @@ const thresholds = v.partial(v.strictObject({ complaintRate: ratio, bounceRate: 
 const warmupLimits = v.partial(v.strictObject({ complaintRate: ratio, blockRate: ratio, bounceRate: ratio }));
 const perProvider = v.record(name, int(0));
 
+/**
+ * A partial warm-up plan (shared/policy/warmup.ts) over the one it layers on: the policy's
+ * `warmup.plan` and the warm-up API's plan overrides both validate with this one schema.
+ */
+export const WarmupPlanSchema = v.partial(
+  v.strictObject({
+    day1: perProvider,
+    growth: v.pipe(v.number(), v.minValue(1), v.maxValue(3)),
+    table: v.record(name, v.array(int(0))),
+    maxDaily: perProvider,
+    hold: warmupLimits,
+    stepBack: warmupLimits,
+    stepBackDays: int(0),
+    minUtilisation: ratio,
+    spreadOver: DurationSchema,
+    spacingJitter: ratio,
+  }),
+);
+
 const LayerSchema = v.strictObject({
   pools: v.optional(v.array(name)),
   dedicatedOnly: v.optional(v.boolean()),
@@ -150,20 +169,7 @@ const LayerSchema = v.strictObject({
     v.partial(
       v.strictObject({
         enabled: v.boolean(),
-        plan: v.partial(
-          v.strictObject({
-            day1: perProvider,
-            growth: v.pipe(v.number(), v.minValue(1), v.maxValue(3)),
-            table: v.record(name, v.array(int(0))),
-            maxDaily: perProvider,
-            hold: warmupLimits,
-            stepBack: warmupLimits,
-            stepBackDays: int(0),
-            minUtilisation: ratio,
-            spreadOver: DurationSchema,
-            spacingJitter: ratio,
-          }),
-        ),
+        plan: WarmupPlanSchema,
       }),
     ),
   ),
@@ -272,4 +278,16 @@ export function resolvePolicy(doc: PolicyDocument, at: { tenantId: string; lane:
   // A partial outreach block on a lane that had none fills from the shipped guard-rails.
   if (policy.outreach) policy = { ...policy, outreach: { ...DEFAULT_OUTREACH_GUARD, ...policy.outreach } };
   return { ...policy, layers: applied, laneWeights };
+}
+
+/**
+ * The plan a warm-up runs: the lane's plan when the warm-up belongs to a lane (outreach warms
+ * slower), else the document's defaults, with the warm-up's own overrides on top. Overrides must
+ * already have passed WarmupPlanSchema.
+ */
+export function resolveWarmupPlan(doc: PolicyDocument, at: { tenantId: string; lane: Lane | null }, overrides: Record<string, unknown> = {}): WarmupPlan {
+  const base = at.lane
+    ? resolvePolicy(doc, { tenantId: at.tenantId, lane: at.lane }).warmup.plan
+    : merge(merge(BUILTIN_POLICY, doc.defaults), doc.tenants?.[at.tenantId]?.defaults).warmup.plan;
+  return merge(base, overrides);
 }

@@ -1,0 +1,19 @@
+CREATE TABLE `warmups` (
+	`id` text PRIMARY KEY NOT NULL,
+	`scope` text NOT NULL,
+	`key` text NOT NULL,
+	`pool` text,
+	`lane` text,
+	`overrides` text NOT NULL,
+	`plan` text NOT NULL,
+	`status` text NOT NULL,
+	`started_at` integer NOT NULL,
+	`day_start` integer NOT NULL,
+	`providers` text NOT NULL,
+	`ended_at` integer,
+	`created_by` text,
+	`updated_at` integer NOT NULL
+);
+--> statement-breakpoint
+CREATE UNIQUE INDEX `warmups_active_target` ON `warmups` (`scope`,`key`) WHERE status = 'active';--> statement-breakpoint
+CREATE INDEX `warmups_status` ON `warmups` (`status`);
