@@ -126,10 +126,19 @@ export interface Store {
   saveWarmupStates(updates: WarmupStateUpdate[]): Promise<void>;
   /** Ends an active warm-up (stopped by hand); false when it was no longer active. */
   endWarmup(id: string, status: 'stopped' | 'complete', now: number): Promise<boolean>;
-  /** Jobs a warm-up held back (last_class 'warmup') in a pool, due now: a day advanced or the warm-up ended. */
-  releaseWarmupHeld(pool: string | null, now: number): Promise<number>;
+  /**
+   * Jobs the hub held back (last_class 'warmup' or 'shaped'), in a pool or of a sender domain,
+   * due now: the limit that spaced them out is gone (a new plan day, a breaker closed).
+   */
+  releaseHeld(held: HeldBy, now: number): Promise<number>;
   /** Transitions of one policy subject (e.g. scope 'warmup', key = warm-up id), newest first. */
   listPolicyEventsFor(scope: string, key: string, limit: number): Promise<PolicyEventRow[]>;
+}
+
+export interface HeldBy {
+  lastClass: 'warmup' | 'shaped';
+  pool?: string | null;
+  senderDomain?: string;
 }
 
 export interface WarmupStateUpdate {

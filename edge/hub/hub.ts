@@ -329,6 +329,14 @@ export class LeaseHub {
     if (events.length === 0) return;
     for (const e of events) this.opts.logger.info({ scope: e.scope, key: e.key, from: e.from, to: e.to, reason: e.reason }, `policy ${e.type} change`);
     await this.opts.store.appendPolicyEvents(events.map((e) => ({ scope: e.scope, key: e.key, type: e.type, fromState: e.from, toState: e.to, reason: e.reason, at: e.at, data: e.data })));
+    // Jobs held while a breaker slowed their pool or domain were spaced at that slow pace; once it
+    // closes they are due now, not minutes from now behind mail queued after them.
+    const closed = events.filter((e) => e.type === 'breaker' && e.to === 'closed' && (e.scope === 'pool' || e.scope === 'domain'));
+    for (const e of closed) {
+      const released = await this.opts.store.releaseHeld(e.scope === 'pool' ? { lastClass: 'shaped', pool: e.key } : { lastClass: 'shaped', senderDomain: e.key }, this.now());
+      if (released > 0) this.opts.logger.info({ scope: e.scope, key: e.key, released }, 'breaker closed: held jobs released');
+    }
+    if (closed.length) this.notifyWork();
   }
 
   private async keysFor(s: Session, wanted: Array<{ tenantId: string; domain: string | null }>): Promise<DkimKey[]> {

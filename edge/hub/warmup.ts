@@ -19,7 +19,7 @@ export const DAY_MS = 86_400_000;
 /** How often the gate looks for warm-ups started or stopped by another instance. */
 const RELOAD_EVERY_MS = 5_000;
 
-export type WarmupStore = Pick<Store, 'listWarmups' | 'saveWarmupStates' | 'releaseWarmupHeld'>;
+export type WarmupStore = Pick<Store, 'listWarmups' | 'saveWarmupStates' | 'releaseHeld'>;
 
 export interface WarmupGateOptions {
   store: WarmupStore;
@@ -235,7 +235,7 @@ export class WarmupGate {
     if (!w || w.status !== 'active') return [];
     const events = this.rollOver(w, now, now);
     await this.flush(now);
-    await this.store.releaseWarmupHeld(w.row.pool ?? (w.row.scope === 'pool' ? w.row.key : null), now);
+    await this.store.releaseHeld({ lastClass: 'warmup', pool: w.row.pool ?? (w.row.scope === 'pool' ? w.row.key : null) }, now);
     return events;
   }
 

@@ -243,7 +243,7 @@ export function registerWarmups(app: App) {
       await deps.store.appendPolicyEvents([{ scope: 'warmup', key: id, type: 'warmup', fromState: 'active', toState: 'stopped', reason: `warm-up of ${describeTarget(row)} stopped by hand`, at: now, data: { warmup: id, scope: row.scope, target: row.key, pool: row.pool, by: keyId } }]);
       await deps.hub.warmupsChanged?.();
       // What the warm-up held goes now, at the pool's normal rates.
-      const released = await deps.store.releaseWarmupHeld(row.pool ?? (row.scope === 'pool' ? row.key : null), now);
+      const released = await deps.store.releaseHeld({ lastClass: 'warmup', pool: row.pool ?? (row.scope === 'pool' ? row.key : null) }, now);
       deps.logger.info({ warmup: id, target: row.key, released, key: keyId }, 'warm-up stopped');
       deps.hub.notifyWork(null);
     }

@@ -12,6 +12,7 @@ import type {
   AcceptOutcome,
   ClaimRequest,
   ClaimedJob,
+  HeldBy,
   IdempotencyClaim,
   JobTransition,
   NewMessage,
@@ -491,11 +492,19 @@ export class LibsqlStore implements Store {
     return r.rowsAffected === 1;
   }
 
-  async releaseWarmupHeld(pool: string | null, now: number) {
+  async releaseHeld(held: HeldBy, now: number) {
     const r = await this.db
       .update(deliveryJobs)
       .set({ nextAttemptAt: now, updatedAt: now })
-      .where(and(eq(deliveryJobs.state, 'queued'), eq(deliveryJobs.lastClass, 'warmup'), sql`${deliveryJobs.nextAttemptAt} > ${now}`, pool ? eq(deliveryJobs.pool, pool) : undefined));
+      .where(
+        and(
+          eq(deliveryJobs.state, 'queued'),
+          eq(deliveryJobs.lastClass, held.lastClass),
+          sql`${deliveryJobs.nextAttemptAt} > ${now}`,
+          held.pool ? eq(deliveryJobs.pool, held.pool) : undefined,
+          held.senderDomain ? eq(deliveryJobs.senderDomain, held.senderDomain) : undefined,
+        ),
+      );
     return r.rowsAffected;
   }
 

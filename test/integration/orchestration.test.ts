@@ -297,6 +297,9 @@ describe('orchestration: a blocked pool enters slow start and ramps back', () =>
     const slow = other.count('accepted', enteredAt, closedAt);
     const slowSeconds = (closedAt - enteredAt) / 1000;
     assert.ok(slow <= 2 + 16 + 4, `${slow} sent in ${slowSeconds}s of slow start`);
+    // Those held at the slow-start pace (one a second: 40 s for all) are released when the
+    // breaker closes and go at full rate, not at the pace they were spaced out with.
+    await waitFor(() => other.events.filter((e) => e.kind === 'accepted' && e.rcpt!.startsWith('s')).length >= 40, 12_000, 'the 40 held in slow start delivered after it ended');
     // Healthy again: new mail through the pool goes at its full per-IP rate (2 IPs × 5/s).
     const fresh = Date.now();
     await blast(p, 40, (i) => ({ to: `f${i}@other.test` }));

@@ -35,8 +35,8 @@ function memoryStore() {
         rows.set(u.id, { ...r, dayStart: u.dayStart, providers: structuredClone(u.providers), status: u.status ?? r.status, updatedAt: u.now });
       }
     },
-    async releaseWarmupHeld(pool, now) {
-      released.push({ pool, now });
+    async releaseHeld(held, now) {
+      released.push({ pool: held.pool ?? null, now });
       return 0;
     },
   };
