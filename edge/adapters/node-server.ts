@@ -105,6 +105,8 @@ export interface StartEdgeOptions {
    * key left out keeps the Shaper's defaults; the counters are always the edge's own.
    */
   shaper?: Omit<ShaperOptions, 'counters'>;
+  /** No Shaper at all: the hub leases as fast as nodes pull (the bench's naive baseline). */
+  noShaper?: boolean;
 }
 
 export async function startEdge(env: NodeEnv, options: StartEdgeOptions = {}): Promise<EdgeServer> {
@@ -124,9 +126,9 @@ export async function startEdge(env: NodeEnv, options: StartEdgeOptions = {}): P
   const counters = new MemoryCounters();
   // Operators layer their own provider table over the shipped one (KumoMTA-style), from a file.
   const policy = env.POSTLANE_SHAPING_FILE ? loadShapingPolicy(JSON.parse(readFileSync(env.POSTLANE_SHAPING_FILE, 'utf8'))) : undefined;
-  const shaper = new Shaper({ ...(policy ? { policy } : {}), ...options.shaper, counters });
+  const shaper = options.noShaper ? null : new Shaper({ ...(policy ? { policy } : {}), ...options.shaper, counters });
   const hub = new LeaseHub({
-    shaper,
+    ...(shaper ? { shaper } : {}),
     store,
     secrets,
     logger: logger.child({ svc: 'hub' }),
@@ -145,7 +147,7 @@ export async function startEdge(env: NodeEnv, options: StartEdgeOptions = {}): P
     // On Node the upgrade is taken by the `ws` server below before Hono sees the request.
     connect: async () => new Response('WebSocket upgrade required', { status: 426, headers: { Upgrade: 'websocket' } }),
     nodes: async () => hub.summaries(),
-    reputation: async () => shaper.snapshot(Date.now()),
+    reputation: async () => shaper?.snapshot(Date.now()) ?? { breakers: [], rates: [], suspended_ips: [] },
   };
 
   const deps: AppDeps = {
