@@ -21,6 +21,7 @@
  * is made of. Nothing here is asserted: the bench prints figures.
  */
 import { mkdirSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { nextMessage, sleep, spawnTs, stopChild } from './lib/proc.ts';
 import { registerDomain, type EdgeTarget } from './lib/measure.ts';
@@ -111,6 +112,8 @@ interface Counts {
 export interface ShapedRun {
   mode: Mode;
   error?: string;
+  /** The machine's 1-minute load average when the run started: a shared machine shows here. */
+  load: number;
   queuedMs: number;
   /** From the first POST until every recipient had a final answer; null: not within the cap. */
   completeMs: number | null;
@@ -220,6 +223,7 @@ async function runOnce(mode: Mode, o: ShapedOptions, to: string[], budgetMs: num
     const target: EdgeTarget = { label: mode, urls: [ready.url], apiKey: ready.apiKey };
     await registerDomain(target, FROM_DOMAIN, 'rsa-sha256');
 
+    const load = loadavg()[0];
     o.log(`shaped scenario, ${mode}: ${to.length} messages, budget ${budgetMs / 1000} s, run until done or ${capMs / 1000} s`);
     const t0 = Date.now();
     for (let start = 0; start < to.length; start += 1000) {
@@ -250,6 +254,7 @@ async function runOnce(mode: Mode, o: ShapedOptions, to: string[], budgetMs: num
     for (const e of policy) if (e.type === 'rate' && e.to) lastRates[e.key] = e.to;
     return {
       mode,
+      load,
       queuedMs,
       completeMs,
       total,
@@ -350,6 +355,7 @@ export function printShaped(r: ShapedReport): void {
   const rates = Object.entries(s.policy.lastRates).map(([k, v]) => `${k} ${v}`).join(', ');
   console.log(`shaped policy: ${s.policy.cuts} AIMD cuts, ${s.policy.raises} raises${rates ? ` (last: ${rates})` : ''}; ${s.policy.suspensions} IP suspensions; breaker moves: ${s.policy.breaker.join('; ') || 'none'}`);
   console.log(`shaped hold-backs ('throttled' trace events): ${(s.events.throttled ?? 0).toLocaleString('en-US')}; deferred by class: shaped ${JSON.stringify(s.deferredClasses)}, naive ${JSON.stringify(n.deferredClasses)}`);
+  console.log(`load average (1 min) at the start: shaped ${s.load.toFixed(1)}, naive ${n.load.toFixed(1)} on ${cpus().length} cores — on a shared machine every time figure is pessimistic`);
   console.log(`queued in: shaped ${(s.queuedMs / 1000).toFixed(1)} s, naive ${(n.queuedMs / 1000).toFixed(1)} s (batches of 1,000, lane lifecycle, RSA-2048 DKIM)`);
   const sim = (Object.keys(PROVIDERS) as SimProviderName[]).map((p) => `${p} ${PROVIDERS[p].sim.perIpPerSec}/s/IP, ${PROVIDERS[p].sim.maxConnections} conn, ${PROVIDERS[p].sim.deferRate * 100} % random 4xx; table ${PROVIDERS[p].tablePerIpPerMin / 60}/s/IP`).join('; ');
   console.log(`simulator (per source IP over ${WINDOW_MS / 1000} s windows, 2 IPs): ${sim}`);
