@@ -24,6 +24,7 @@ import { measureE2E, measureIngest, registerDomain, sendOne, type E2EResult, typ
 import { benchMessage } from './lib/message.ts';
 import type { PlatformChildConfig } from './children/platform.ts';
 import { startSink as startCheckSink } from '../test/mta-node/helpers.ts';
+import { phaseShaped, printShaped, type ShapedReport } from './shaped.ts';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const CPU_PROF = process.env.BENCH_CPU_PROF === '1';
@@ -393,6 +394,7 @@ function summaryJson() {
 
 const startedAt = Date.now();
 let exitCode = 0;
+let shaped: ShapedReport | null = null;
 try {
   if (!postfixToolsPresent()) {
     throw new Error('smtp-sink/smtp-source not found in /usr/sbin: install them with `apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y postfix` (the daemon need not run)');
@@ -408,6 +410,7 @@ try {
   if (want('e2e')) await phaseE2E('ed25519', 'ed25519-sha256');
   if (want('external')) await phaseExternal();
   if (want('cluster')) await phaseCluster();
+  if (want('shaped')) shaped = await phaseShaped({ dir, quick: QUICK, log });
 } catch (err) {
   exitCode = 1;
   console.error(`bench failed: ${(err as Error).stack ?? err}`);
@@ -415,6 +418,7 @@ try {
   await cleanup();
 }
 printTable();
+if (shaped) printShaped(shaped);
 console.log(`BENCH_JSON ${JSON.stringify(summaryJson())}`);
 log(`done in ${((Date.now() - startedAt) / 1000).toFixed(0)} s`);
 process.exit(exitCode);

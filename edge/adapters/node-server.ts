@@ -109,6 +109,8 @@ export interface StartEdgeOptions {
    * key left out keeps the Shaper's defaults; the counters are always the edge's own.
    */
   shaper?: Omit<ShaperOptions, 'counters'>;
+  /** No Shaper at all: the hub leases as fast as nodes pull (the bench's naive baseline). */
+  noShaper?: boolean;
 }
 
 export async function startEdge(env: NodeEnv, options: StartEdgeOptions = {}): Promise<EdgeServer> {
@@ -132,15 +134,18 @@ export async function startEdge(env: NodeEnv, options: StartEdgeOptions = {}): P
   const warmup = new WarmupGate({ store, logger: logger.child({ svc: 'warmup' }) });
   // Lane budgets read the same tenant policies (and cache) as the API: bound once deps exist.
   let appDeps: AppDeps | null = null;
-  const shaper = new Shaper({
-    warmup,
-    ...(policy ? { policy } : {}),
-    lanePolicy: async (at, now) => (appDeps ? policyFor(appDeps, at, now) : BUILTIN_POLICY),
-    ...options.shaper,
-    counters,
-  });
+  // `noShaper`: the naive baseline of the bench (lease as fast as nodes pull), never a setting.
+  const shaper = options.noShaper
+    ? null
+    : new Shaper({
+        warmup,
+        ...(policy ? { policy } : {}),
+        lanePolicy: async (at, now) => (appDeps ? policyFor(appDeps, at, now) : BUILTIN_POLICY),
+        ...options.shaper,
+        counters,
+      });
   const hub = new LeaseHub({
-    shaper,
+    ...(shaper ? { shaper } : {}),
     store,
     secrets,
     logger: logger.child({ svc: 'hub' }),
@@ -159,7 +164,7 @@ export async function startEdge(env: NodeEnv, options: StartEdgeOptions = {}): P
     // On Node the upgrade is taken by the `ws` server below before Hono sees the request.
     connect: async () => new Response('WebSocket upgrade required', { status: 426, headers: { Upgrade: 'websocket' } }),
     nodes: async () => hub.summaries(),
-    reputation: async () => shaper.snapshot(Date.now()),
+    reputation: async () => shaper?.snapshot(Date.now()) ?? { breakers: [], rates: [], suspended_ips: [] },
     warmups: async () => warmup.snapshot(),
     warmupsChanged: async () => warmup.reload(Date.now(), true),
   };

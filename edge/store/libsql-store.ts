@@ -311,7 +311,7 @@ export class LibsqlStore implements Store {
             ${quota.lane === '*' ? sql`` : sql`AND lane = ${quota.lane}`}
             ${'tenantId' in quota && quota.tenantId ? sql`AND tenant_id = ${quota.tenantId}` : sql``}
             ${sql.join(exclude, sql` `)}
-          ORDER BY ${LANE_ORDER}, next_attempt_at
+          ORDER BY ${quota.lane === '*' ? sql`${LANE_ORDER}, ` : sql``}next_attempt_at
           LIMIT ${limit}
         )
         RETURNING *`);

@@ -315,46 +315,79 @@ describe('orchestration: a blocked pool enters slow start and ramps back', () =>
 describe('orchestration: transactional keeps moving during a lifecycle blast', () => {
   let sim: ProviderSimulator;
   let p: Platform;
-  const BLAST = Number(process.env.POSTLANE_BLAST ?? 5000);
+  // The issue's figure. POSTLANE_BLAST sets another (e.g. 5000 on a machine too slow for this).
+  const BLAST = Number(process.env.POSTLANE_BLAST ?? 20_000);
+  const TRANSACTIONAL = 40;
   before(async () => ({ sim, p } = await setup({ ips: ['127.0.0.1', '127.0.0.2'] })));
   after(async () => {
     await p?.stop();
     await sim?.stop();
   });
 
+  const p95 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.ceil(xs.length * 0.95) - 1];
+  const p50 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
   // The node's SMTP pools hand freed sessions to waiting jobs in lane order, so transactional
   // mail leased during a blast is not queued behind the lifecycle jobs the node already holds.
-  test(`transactional p95 accept→delivered stays under 2 s while a ${BLAST}-message lifecycle blast is in flight`, async () => {
+  test(`transactional p95 time-to-accept and accept→delivered stay under 2 s while a ${BLAST}-message lifecycle blast is queued`, async () => {
     const t0 = Date.now();
     const domains = ['gmail.com', 'outlook.com', 'yahoo.com', 'other.test'];
+    // The blast goes in through the batch endpoint, 1,000 per request, and starts draining at
+    // once; the transactional mail comes while it sits in the queue.
     await blast(p, BLAST, (i) => ({ to: `b${i}@${domains[i % 4]}`, lane: 'lifecycle', subject: 'Our spring sale' }));
-    const queuedIn = Date.now() - t0;
+    const queuedInMs = Date.now() - t0;
     await sleep(500);
-    const ids: string[] = [];
-    for (let i = 0; i < 40; i++) {
+    const txStart = Date.now();
+    const sent: Array<{ id: string; acceptMs: number }> = [];
+    for (let i = 0; i < TRANSACTIONAL; i++) {
+      const start = Date.now();
       const res = await p.api('POST', '/v1/messages', { from: FROM, to: `t${i}@${domains[i % 4]}`, subject: `Your code ${i}`, text: 'x' });
-      assert.equal(res.status, 202);
-      ids.push(res.body.id);
+      assert.equal(res.status, 202, JSON.stringify(res.body));
+      // Time-to-accept: the API's answer as the client sees it, connection included.
+      sent.push({ id: res.body.id, acceptMs: Date.now() - start });
       await sleep(100);
     }
-    const latencies = await waitFor(async () => {
-      const out: number[] = [];
-      for (const id of ids) {
+    const txEnd = Date.now();
+
+    // accept→delivered from each message's own trace (the edge's clock at both ends).
+    const delivered = new Map<string, number>();
+    await waitFor(async () => {
+      for (const { id } of sent) {
+        if (delivered.has(id)) continue;
         const v = await view(p, id);
         const acc = v.events.find((e: any) => e.type === 'accepted');
         const del = v.events.find((e: any) => e.type === 'delivered');
-        if (!del) return null;
-        out.push(Date.parse(del.at) - Date.parse(acc.at));
+        if (!del) return false;
+        delivered.set(id, Date.parse(del.at) - Date.parse(acc.at));
         if (process.env.POSTLANE_TEST_VERBOSE && Date.parse(del.at) - Date.parse(acc.at) > 1500) log('slow', v.recipients[0].email ?? v.recipients[0].recipient, v.events.map((e: any) => `${e.type}@${Date.parse(e.at) - Date.parse(acc.at)}${e.data?.limit ? ':' + e.data.limit : ''}`).join(' '));
       }
-      return out;
+      return true;
     }, 20_000, 'transactional deliveries');
-    latencies.sort((a, b) => a - b);
-    const p95 = latencies[Math.ceil(latencies.length * 0.95) - 1];
-    const blastDelivered = Object.values(sim.providers).reduce((s, pr) => s + pr.events.filter((e) => e.kind === 'accepted' && e.rcpt?.startsWith('b')).length, 0);
-    log({ blast: BLAST, queuedIn, p50: latencies[Math.floor(latencies.length / 2)], p95, max: latencies.at(-1), blastDelivered, ms: Date.now() - t0 });
-    assert.ok(blastDelivered < BLAST, 'the blast was still in flight');
-    assert.ok(blastDelivered > 0, 'the blast was moving too');
-    assert.ok(p95 < 2000, `transactional p95 ${p95} ms`);
+
+    const acceptMs = sent.map((x) => x.acceptMs);
+    const latencies = [...delivered.values()];
+    const blastAccepted = () => Object.values(sim.providers).flatMap((pr) => pr.events.filter((e) => e.kind === 'accepted' && e.rcpt?.startsWith('b')).map((e) => e.at));
+    const duringTx = blastAccepted().filter((at) => at >= txStart && at <= txEnd).length;
+    // And still moving once the transactional mail is through.
+    const before = blastAccepted().length;
+    await waitFor(() => blastAccepted().length > before, 5_000, 'the blast to keep moving');
+    const summary = {
+      blast: BLAST,
+      queuedInMs,
+      acceptP50: p50(acceptMs),
+      acceptP95: p95(acceptMs),
+      acceptMax: Math.max(...acceptMs),
+      deliveredP50: p50(latencies),
+      deliveredP95: p95(latencies),
+      deliveredMax: Math.max(...latencies),
+      blastDeliveredDuringTransactional: duringTx,
+      blastDelivered: blastAccepted().length,
+      ms: Date.now() - t0,
+    };
+    log(summary);
+    assert.ok(summary.acceptP95 < 2000, `transactional time-to-accept p95 ${summary.acceptP95} ms\n${JSON.stringify(summary)}`);
+    assert.ok(summary.deliveredP95 < 2000, `transactional accept→delivered p95 ${summary.deliveredP95} ms\n${JSON.stringify(summary)}`);
+    assert.ok(duringTx > 0, `no blast delivery while the transactional mail was sent\n${JSON.stringify(summary)}`);
+    assert.ok(summary.blastDelivered < BLAST, 'the blast was still in flight');
   });
 });
