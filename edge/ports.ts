@@ -105,6 +105,8 @@ export interface Store {
   extendLeases(nodeId: string, leaseIds: string[], expiresAt: number): Promise<void>;
   jobsByIds(ids: string[]): Promise<DeliveryJobRow[]>;
   applyTransitions(transitions: JobTransition[]): Promise<string[]>;
+  /** Leased jobs the shaper held back go back to the queue (only those still leased); returns those. */
+  requeueHeld(held: HeldJob[], now: number): Promise<string[]>;
   /** Returns expired leases to the queue and records why. */
   expireLeases(now: number): Promise<number>;
   /** Ready jobs that no connected node can take (e.g. their region has no node). */
@@ -133,6 +135,14 @@ export interface Store {
   releaseHeld(held: HeldBy, now: number): Promise<number>;
   /** Transitions of one policy subject (e.g. scope 'warmup', key = warm-up id), newest first. */
   listPolicyEventsFor(scope: string, key: string, limit: number): Promise<PolicyEventRow[]>;
+}
+
+export interface HeldJob {
+  jobId: string;
+  nextAttemptAt: number;
+  lastClass: 'warmup' | 'shaped';
+  /** The trace entry, when this hold is news for the job. */
+  event?: Omit<MessageEventRow, 'id'>;
 }
 
 export interface HeldBy {

@@ -79,6 +79,9 @@ export class LeaseHub {
   private lastWaitingNote = 0;
   private demand: { at: number; rows: Demand[] } | null = null;
   private static readonly DEMAND_CACHE_MS = 500;
+  private static readonly LAST_HOLD_MAX = 100_000;
+  /** The limit each held job was last held by: its trace records a hold only when that changes. */
+  private readonly lastHold = new Map<string, string>();
 
   constructor(private readonly opts: HubOptions) {
     this.now = opts.now ?? Date.now;
@@ -219,7 +222,10 @@ export class LeaseHub {
       });
       await this.recordPolicyEvents(policyEvents);
     }
-    for (const r of results) this.opts.metrics?.inc('postlane_delivery_results_total', { outcome: r.outcome });
+    for (const r of results) {
+      this.opts.metrics?.inc('postlane_delivery_results_total', { outcome: r.outcome });
+      this.lastHold.delete(r.jobId);
+    }
     s.leased = Math.max(0, s.leased - results.length);
     // Acknowledge every reported job, applied or stale: the node's journal may forget them now.
     this.send(s, { type: 'ack', v: PROTOCOL_VERSION, jobIds: results.map((r) => r.jobId) });
@@ -306,15 +312,27 @@ export class LeaseHub {
 
   /** Jobs the shaper held back go back to the queue with the limit that held them in their trace. */
   private async holdBack(refused: Refusal[], now: number) {
-    await this.opts.store.applyTransitions(
-      refused.map((r) => ({
-        jobId: r.job.id,
-        fromStates: ['leased'],
-        // 'warmup' marks jobs a warm-up held, so a new plan day or a stopped warm-up can release them.
-        set: { state: 'queued', attempts: Math.max(0, r.job.attempts - 1), nextAttemptAt: r.retryAt, leaseId: null, leaseOwner: null, leaseExpiresAt: null, lastClass: r.limit.startsWith('warmup:') ? 'warmup' : 'shaped' },
-        events: [{ messageId: r.job.messageId, jobId: r.job.id, type: 'throttled', at: now, data: { limit: r.limit, reason: r.reason, next_attempt_at: new Date(r.retryAt).toISOString() } }],
-      })),
+    await this.opts.store.requeueHeld(
+      refused.map((r) => {
+        // A job held again by the same limit adds nothing to its trace; a new limit does.
+        const news = this.lastHold.get(r.job.id) !== r.limit;
+        this.lastHold.delete(r.job.id);
+        this.lastHold.set(r.job.id, r.limit);
+        return {
+          jobId: r.job.id,
+          nextAttemptAt: r.retryAt,
+          // 'warmup' marks jobs a warm-up held, so a new plan day or a stopped warm-up can release them.
+          lastClass: r.limit.startsWith('warmup:') ? ('warmup' as const) : ('shaped' as const),
+          ...(news ? { event: { messageId: r.job.messageId, jobId: r.job.id, type: 'throttled', at: now, data: { limit: r.limit, reason: r.reason, next_attempt_at: new Date(r.retryAt).toISOString() } } } : {}),
+        };
+      }),
+      now,
     );
+    // Insertion order is age order: forget the oldest beyond the bound (at worst, one repeated event).
+    for (const id of this.lastHold.keys()) {
+      if (this.lastHold.size <= LeaseHub.LAST_HOLD_MAX) break;
+      this.lastHold.delete(id);
+    }
   }
 
   private async currentDemand(now: number): Promise<Demand[]> {

@@ -13,6 +13,7 @@ import type {
   ClaimRequest,
   ClaimedJob,
   HeldBy,
+  HeldJob,
   IdempotencyClaim,
   JobTransition,
   NewMessage,
@@ -366,6 +367,26 @@ export class LibsqlStore implements Store {
     const applied = new Set(results.flat().map((r) => r.id));
     const events = transitions.filter((t) => applied.has(t.jobId)).flatMap((t) => t.events);
     await this.appendEvents(events);
+    return [...applied];
+  }
+
+  async requeueHeld(held: HeldJob[], now: number) {
+    if (held.length === 0) return [];
+    // One UPDATE per chunk instead of one per job: a claim can hand back most of what it took
+    // when budgets are tight, and this is the hub's hottest write then.
+    const applied = new Set<string>();
+    for (const part of chunks(held, 300)) {
+      const nextAt = sql.join(part.map((h) => sql`WHEN ${h.jobId} THEN ${h.nextAttemptAt}`), sql` `);
+      const cls = sql.join(part.map((h) => sql`WHEN ${h.jobId} THEN ${h.lastClass}`), sql` `);
+      const ids = sql.join(part.map((h) => sql`${h.jobId}`), sql`, `);
+      const rows = await this.db.all<{ id: string }>(sql`
+        UPDATE delivery_jobs SET state = 'queued', attempts = max(0, attempts - 1),
+          next_attempt_at = CASE id ${nextAt} END, last_class = CASE id ${cls} END,
+          lease_id = NULL, lease_owner = NULL, lease_expires_at = NULL, updated_at = ${now}
+        WHERE state = 'leased' AND id IN (${ids}) RETURNING id`);
+      for (const r of rows) applied.add(r.id);
+    }
+    await this.appendEvents(held.filter((h) => h.event && applied.has(h.jobId)).map((h) => h.event!));
     return [...applied];
   }
 

@@ -95,6 +95,12 @@ describe('orchestration: held-back jobs say which limit held them', () => {
     }
     assert.ok(most <= 6, `${most} Gmail leases in two seconds`);
     assert.ok(leases.at(-1)! - leases[0] >= 3000, `ten Gmail leases within ${leases.at(-1)! - leases[0]} ms`);
+    // A job held again by the same limit does not repeat it in its trace.
+    const final = await view(p, res.body.id);
+    for (const job of final.recipients) {
+      const holds = final.events.filter((e: any) => e.type === 'throttled' && e.job_id === job.job_id).map((e: any) => e.data.limit);
+      assert.ok(holds.every((l: string, i: number) => i === 0 || l !== holds[i - 1]), `${job.job_id}: ${holds.join(', ')}`);
+    }
     log('throttled-event scenario', Date.now() - t0, 'ms');
   });
 });
