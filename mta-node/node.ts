@@ -85,6 +85,8 @@ export class MtaNode {
   private keys = new Map<string, DkimKey>();
   private picker = new SourceIpPicker([]);
   private acceptedIps: SourceIp[] = [];
+  /** Per-provider session limits: the hub's table (from its welcome) under this node's own. */
+  private providerLimits: Record<string, Partial<PoolLimits>> = {};
   private stopping = false;
   private idleWaiters: (() => void)[] = [];
   private readonly metrics: {
@@ -142,6 +144,10 @@ export class MtaNode {
           const declared = new Set(options.ips.map((i) => i.address));
           this.acceptedIps = w.acceptedIps.filter((i) => declared.has(i.address));
           this.picker = new SourceIpPicker(this.acceptedIps);
+          // The hub's provider table sets connection shaping; this node's own settings win.
+          const fromHub = w.providerLimits ?? {};
+          const local = options.providerLimits ?? {};
+          this.providerLimits = Object.fromEntries([...new Set([...Object.keys(fromHub), ...Object.keys(local)])].map((p) => [p, { ...fromHub[p], ...local[p] }]));
           if (this.acceptedIps.length < options.ips.length) {
             this.logger.warn({ accepted: this.acceptedIps.map((i) => i.address) }, 'hub accepted only some of the declared IPs');
           }
@@ -268,7 +274,7 @@ export class MtaNode {
       pools: this.pools,
       ips: this.acceptedIps,
       limits: { ...DEFAULT_LIMITS, ...this.options.limits },
-      providerLimits: this.options.providerLimits,
+      providerLimits: this.providerLimits,
       verifyTlsWhenRequired: this.options.verifyTlsWhenRequired,
     }, stillLeased);
   }

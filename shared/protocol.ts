@@ -139,6 +139,16 @@ export const HubWelcomeSchema = v.object({
   heartbeatMs: count(3_600_000),
   /** The declared IPs the node's token allows; the node sends from these only. */
   acceptedIps: v.array(SourceIpSchema),
+  /**
+   * Connection shaping from the hub's provider table (`other` for unlisted domains): sessions per
+   * (destination, source IP) and messages per session. A node's own per-provider settings win.
+   */
+  providerLimits: v.optional(
+    v.record(
+      v.pipe(v.string(), v.maxLength(64)),
+      v.object({ maxConnections: v.pipe(count(10_000), v.minValue(1)), maxMessagesPerConnection: v.pipe(count(1_000_000), v.minValue(1)) }),
+    ),
+  ),
 });
 
 export const HubLeaseSchema = v.object({

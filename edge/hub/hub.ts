@@ -203,7 +203,7 @@ export class LeaseHub {
     await this.opts.store.upsertNode({ id: hello.nodeId, region: hello.region, version: hello.version, ips: accepted, capacity: hello.capacity, now });
     for (const pool of s.pools) await this.opts.store.ensurePool(pool, null, now);
     this.opts.logger.info({ node: hello.nodeId, region: hello.region, ips: accepted.map((i) => i.address), session: s.id }, 'node connected');
-    this.send(s, { type: 'welcome', v: PROTOCOL_VERSION, sessionId: s.id, leaseTtlMs: this.opts.leaseTtlMs, heartbeatMs: this.opts.heartbeatMs, acceptedIps: accepted });
+    this.send(s, { type: 'welcome', v: PROTOCOL_VERSION, sessionId: s.id, leaseTtlMs: this.opts.leaseTtlMs, heartbeatMs: this.opts.heartbeatMs, acceptedIps: accepted, ...(this.opts.shaper ? { providerLimits: this.opts.shaper.connectionLimits() } : {}) });
   }
 
   private async onResults(s: Session, results: DeliveryResult[]) {

@@ -118,6 +118,16 @@ export class Shaper {
     this.lanePolicy = opts.lanePolicy ?? null;
   }
 
+  /** The provider table's connection rules, as nodes apply them per (destination, source IP). */
+  connectionLimits(): Record<string, { maxConnections: number; maxMessagesPerConnection: number }> {
+    const out: Record<string, { maxConnections: number; maxMessagesPerConnection: number }> = {};
+    for (const provider of [...Object.keys(this.policy.providers), 'other']) {
+      const s = shapingFor(provider, this.policy);
+      out[provider] = { maxConnections: s.maxConnectionsPerIp, maxMessagesPerConnection: s.messagesPerConnection };
+    }
+    return out;
+  }
+
   /** Lane and tenant quotas for a node's credits: strict priority with weighted shares, fair among tenants. */
   quotas(credits: number, demand: Demand[]) {
     return allocate(credits, demand, this.weights, { random: this.random })

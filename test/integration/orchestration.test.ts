@@ -167,6 +167,28 @@ describe('orchestration: routing constraints', () => {
   });
 });
 
+describe("orchestration: the provider table's connection rules reach the nodes", () => {
+  let sim: ProviderSimulator;
+  let p: Platform;
+  before(async () => {
+    ({ sim, p } = await setup({
+      // Fast enough that only the connection rule can limit concurrency.
+      shaper: { policy: loadShapingPolicy({ default: { ratePerIp: '60000/min', ratePerPool: '60000/min', maxConnectionsPerIp: 2, messagesPerConnection: 5 } }) },
+    }));
+  });
+  after(async () => {
+    await p?.stop();
+    await sim?.stop();
+  });
+
+  test('sessions per (destination, source IP) stay within maxConnectionsPerIp from the hub', async () => {
+    await blast(p, 40, (i) => ({ to: `c${i}@other.test` }));
+    await waitFor(() => sim.providers.other.count('accepted') >= 40, 15_000, 'all 40 delivered');
+    const peak = sim.providers.other.peakConnections;
+    assert.ok(peak >= 1 && peak <= 2, `peak ${peak} concurrent sessions; the table allows 2 per IP`);
+  });
+});
+
 describe('orchestration: AIMD against a throttling provider', () => {
   let sim: ProviderSimulator;
   let p: Platform;
