@@ -116,6 +116,8 @@ export const REPLY_RULES: ReplyRule[] = [
   { id: 'gmail.421-4.7.0-unusual-rate', provider: 'gmail', match: { enhanced: '4.7.0', text: 'unusual rate of unsolicited mail' }, class: 'ip_reputation', source: GOOGLE_HELP },
   { id: 'gmail.domain-reputation', provider: 'gmail', match: { text: 'low reputation of the sending domain|sending domain has a (very )?low reputation' }, class: 'domain_reputation', source: 'smtp.codes/google' },
   { id: 'gmail.421-4.7.0-no-auth-info', provider: 'gmail', match: { text: 'does not have authentication information|fails to pass authentication checks' }, class: 'auth_failure', source: KUMO_RULES },
+  // Gmail's answer to too many connections or too fast a pace from one IP: slow down, not a verdict.
+  { id: 'gmail.421-4.7.0-try-again-later', provider: 'gmail', match: { code: 421, enhanced: '4.7.0', text: 'try again later, closing connection' }, class: 'rate_limited', source: GOOGLE_HELP },
   { id: 'gmail.4.7.0-tls-required', provider: 'gmail', match: { codeClass: 4, text: 'TLS required' }, class: 'policy', source: GOOGLE_HELP },
   // Per-recipient rate: that recipient, later. Not the pool's fault, so no pool action.
   { id: 'gmail.450-4.2.1-too-fast', provider: 'gmail', match: { enhanced: '4.2.1' }, class: 'rate_limited', poolAction: 'none', signal: 'none', source: GOOGLE_HELP },
@@ -149,6 +151,8 @@ export const REPLY_RULES: ReplyRule[] = [
   { id: 'any.dnsbl-listed', provider: '*', match: { text: 'spamhaus|blocked using|(listed|is) (in|on) (a |the |our )?(dns)?(rbl|blacklist|blocklist|block list)' }, class: 'blocklisted', source: 'postlane heuristic (DNSBL wording)' },
   // Throttles sent as 5xx still defer: the table decides before the first digit.
   { id: 'any.rate-limit-wording', provider: '*', match: { text: 'rate.?limit|too many (messages|connections|sessions)|throttl|sending too (fast|quickly)' }, class: 'rate_limited', source: 'postlane heuristic' },
+  // Exchange's 421 4.3.2 and similar: a cap on concurrent sessions, which fewer connections fix.
+  { id: 'any.concurrent-connections', provider: '*', match: { text: 'concurrent (server )?connections|maximum number of (concurrent )?connections' }, class: 'rate_limited', source: 'learn.microsoft.com (Exchange 421 4.3.2 connection limits)' },
   { id: 'any.over-quota-wording', provider: '*', match: { text: 'over quota|quota exceeded|mailbox (is )?full' }, class: 'mailbox_full', source: 'postlane heuristic' },
   { id: 'any.unknown-user-wording', provider: '*', match: { codeClass: 5, text: 'user unknown|unknown user|no such (user|mailbox|recipient)|does not exist|recipient not found|mailbox not found' }, class: 'unknown_user', source: 'postlane heuristic' },
   { id: 'any.starttls-required', provider: '*', match: { text: 'must issue a starttls|tls required|encryption required' }, class: 'policy', source: 'RFC 3207 §4 (server may require STARTTLS)' },

@@ -61,6 +61,8 @@ const REAL_REPLIES: Row[] = [
   ['other', '550 5.7.1 Too many messages from your IP, rate limited, try later', 'rate_limited', 'any.rate-limit-wording', 'deferred'],
   // A Microsoft 365 custom domain whose MX was not resolved to "microsoft" still matches.
   ['other', '451 4.7.650 The mail server [192.0.2.1] has been temporarily rate limited due to IP reputation.', 'ip_reputation', 'microsoft.451-4.7.650', 'deferred'],
+  ['gmail', '421 4.7.0 Try again later, closing connection. gsmtp', 'rate_limited', 'gmail.421-4.7.0-try-again-later', 'deferred'],
+  ['microsoft', '421 4.3.2 The maximum number of concurrent server connections has exceeded a limit, closing transmission channel', 'rate_limited', 'any.concurrent-connections', 'deferred'],
   // Gmail's 4.7.27 means SPF; elsewhere X.7.27 is RFC 7505 null MX, so Gmail's rows stay Gmail's.
   ['other', '550 5.7.27 Sender address has null MX', 'policy', 'rfc3463.x.7', 'bounced'],
 ];
