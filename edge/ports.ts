@@ -5,8 +5,8 @@
  */
 import type { Logger } from './logger.ts';
 import type { Metrics } from './metrics.ts';
-import type { DeliveryJobRow, MessageEventRow, MessageRow, PolicyEventRow, SendingDomainRow } from './store/schema.ts';
-import type { MessageListQuery } from '../shared/api.ts';
+import type { DeliveryJobRow, MessageEventRow, MessageRow, PolicyEventRow, SendingDomainRow, SuppressionRow } from './store/schema.ts';
+import type { MessageListQuery, SUPPRESSION_REASONS } from '../shared/api.ts';
 
 export interface ApiKeyRecord {
   keyId: string;
@@ -72,6 +72,30 @@ export interface JobTransition {
   fromStates: string[];
   set: Partial<Pick<DeliveryJobRow, 'state' | 'attempts' | 'nextAttemptAt' | 'leaseId' | 'leaseOwner' | 'leaseExpiresAt' | 'lastReply' | 'lastClass' | 'finishedAt'>>;
   events: Omit<MessageEventRow, 'id'>[];
+  /** Written with the events when the transition applies (a hard bounce suppresses its recipient). */
+  suppress?: NewSuppression;
+}
+
+export type SuppressionReason = (typeof SUPPRESSION_REASONS)[number];
+
+export interface NewSuppression {
+  tenantId: string;
+  /** Lower-cased. */
+  address: string;
+  reason: SuppressionReason;
+  source: string | null;
+  messageId: string | null;
+  jobId: string | null;
+  createdAt: number;
+}
+
+export interface SuppressionQuery {
+  reason?: SuppressionReason;
+  /** Part of the address (case-insensitive). */
+  contains?: string;
+  /** Cursor: only rows older than this id (newest first). */
+  before?: number;
+  limit: number;
 }
 
 export interface Store {
@@ -116,6 +140,22 @@ export interface Store {
   countJobsSince(tenantId: string, lane: string, since: number): Promise<number>;
   appendPolicyEvents(events: Omit<PolicyEventRow, 'id'>[]): Promise<void>;
   listPolicyEvents(since: number, limit: number): Promise<PolicyEventRow[]>;
+
+  // Feedback and suppression (SPEC §5)
+  /** Inserts; an address already listed keeps its first reason. Returns the addresses newly added. */
+  addSuppressions(rows: NewSuppression[]): Promise<string[]>;
+  /** The listed ones among these addresses (lower-cased) for a tenant. */
+  findSuppressions(tenantId: string, addresses: string[]): Promise<SuppressionRow[]>;
+  listSuppressions(tenantId: string, query: SuppressionQuery): Promise<SuppressionRow[]>;
+  deleteSuppression(tenantId: string, address: string): Promise<boolean>;
+  /** A message (any tenant) and its jobs: feedback is tied to a job before the tenant is known. */
+  findMessageJobs(messageId: string): Promise<{ message: Pick<MessageRow, 'id' | 'tenantId' | 'messageIdHeader' | 'lane' | 'fromDomain'>; jobs: DeliveryJobRow[] } | null>;
+  /** Events and suppressions of one feedback report, in one transaction. */
+  recordFeedback(input: { events: Omit<MessageEventRow, 'id'>[]; suppressions: NewSuppression[] }): Promise<string[]>;
+  /** Events of one job of a type (de-duplicates feedback reports). */
+  jobEvents(messageId: string, jobId: string, types: string[]): Promise<MessageEventRow[]>;
+  /** The newest policy event for any of these keys in a scope (an outreach pause is one). */
+  latestPolicyEvent(scope: string, keys: string[]): Promise<PolicyEventRow | null>;
 }
 
 export interface TakeResult {
@@ -155,6 +195,25 @@ export interface LeaseHubPort {
   nodes(): Promise<NodeSummary[]>;
   /** Live shaping state (breakers, adaptive rates, suspended IPs) where the hub keeps it. */
   reputation?(): Promise<{ breakers: Array<Record<string, unknown>>; rates: Array<Record<string, unknown>>; suspended_ips: Array<Record<string, unknown>> }>;
+  /**
+   * A complaint or a late (async) bounce for a delivered job: fed to the breakers of its pool
+   * and sender domain (and the outreach guard), where the hub keeps them. Optional: a hub that
+   * does not take it yet (the Worker's) leaves the report recorded and suppressed, unsignalled.
+   */
+  feedback?(signal: FeedbackSignal): Promise<void>;
+}
+
+export interface FeedbackSignal {
+  kind: 'complaint' | 'bounce';
+  job: Pick<DeliveryJobRow, 'id' | 'tenantId' | 'provider' | 'domain' | 'pool' | 'senderDomain' | 'lane'>;
+  at: number;
+  /** Outreach guard thresholds from the tenant's policy (outreach jobs only): per tenant, per sender domain. */
+  outreach?: { tenant: OutreachPauseRule; domain: OutreachPauseRule };
+}
+
+export interface OutreachPauseRule {
+  pauseOnComplaintRate: number;
+  pauseMinVolume: number;
 }
 
 export interface Secrets {

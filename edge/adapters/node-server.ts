@@ -146,6 +146,7 @@ export async function startEdge(env: NodeEnv, options: StartEdgeOptions = {}): P
     connect: async () => new Response('WebSocket upgrade required', { status: 426, headers: { Upgrade: 'websocket' } }),
     nodes: async () => hub.summaries(),
     reputation: async () => shaper.snapshot(Date.now()),
+    feedback: (signal) => hub.feedback(signal),
   };
 
   const deps: AppDeps = {

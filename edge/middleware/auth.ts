@@ -11,7 +11,8 @@ import { sha256Hex } from '../../shared/ids.ts';
 const CACHE_MS = 30_000;
 const cache = new Map<string, { record: ApiKeyRecord | null; at: number }>();
 
-export function requireScope(scope: 'send' | 'read' | 'admin'): MiddlewareHandler<AppEnv> {
+/** `feedback` lets a key post reports to /v1/inbound (an FBL mailbox or bounce MX pipe) and nothing else. */
+export function requireScope(scope: 'send' | 'read' | 'admin' | 'feedback'): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const header = c.req.header('authorization') ?? '';
     const match = /^Bearer\s+(\S+)$/i.exec(header);
