@@ -160,6 +160,14 @@ describe('feedback: suppression list API and the check at accept', () => {
     assert.equal(badDel.body.error.field, 'address');
   });
 
+  test('the OpenAPI document describes the suppression and inbound routes', async () => {
+    const doc = await (await fetch(`${p.edge.url}/openapi.json`)).json();
+    assert.ok(doc.paths['/v1/suppressions'].get && doc.paths['/v1/suppressions'].post);
+    assert.ok(doc.paths['/v1/suppressions/{address}'].delete);
+    assert.ok(doc.paths['/v1/inbound'].post.requestBody.content['message/rfc822']);
+    assert.ok(doc.components.schemas.InboundResult && doc.components.schemas.Suppression);
+  });
+
   test('a key without the scope is refused, naming it', async () => {
     const tenant = await p.api('POST', '/v1/tenants', { name: 'reader', scopes: ['read'] });
     assert.equal(tenant.status, 201);
