@@ -334,6 +334,7 @@ export class Shaper {
     this.breakers.set(`${scope}:${key}`, step.state);
     return step.events.map((e) => this.breakerEvent(`${scope}:${key}`, e));
   }
+
   // -------------------------------------------------------------------------------------------
   // Feedback signals (SPEC §5): complaints (ARF) and late bounces (DSN) reach the same breakers
   // as delivery results; outreach also has its complaint pause (SPEC §4 guard-rails).
