@@ -19,6 +19,8 @@ import { registerTenants } from './routes/tenants.ts';
 import { registerReputation } from './routes/reputation.ts';
 import { registerPolicies } from './routes/policies.ts';
 import { registerWarmups } from './routes/warmups.ts';
+import { registerInbound } from './routes/inbound.ts';
+import { registerSuppressions } from './routes/suppressions.ts';
 
 export const API_VERSION = '0.1.0';
 /** A batch carries up to 1,000 messages; its body may be this many times one message's limit. */
@@ -54,6 +56,8 @@ export function createApp(deps: AppDeps) {
   const singleLimit = Math.ceil(deps.config.maxMessageBytes * 1.4) + 64 * 1024;
   app.use('/v1/messages', bodyLimit({ maxSize: singleLimit, onError: tooLarge }));
   app.use('/v1/messages/batch', bodyLimit({ maxSize: singleLimit * BATCH_BODY_FACTOR, onError: tooLarge }));
+  // A report carries (part of) the original message: one message's limit plus room for the report.
+  app.use('/v1/inbound', bodyLimit({ maxSize: deps.config.maxMessageBytes + 256 * 1024, onError: tooLarge }));
 
   app.onError(onError);
   app.notFound((c) => c.json(new ApiError('not_found', `no route ${c.req.method} ${c.req.path}`).toBody(), 404));
@@ -69,6 +73,8 @@ export function createApp(deps: AppDeps) {
   registerReputation(app);
   registerPolicies(app);
   registerWarmups(app);
+  registerInbound(app);
+  registerSuppressions(app);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
   app.doc31('/openapi.json', {

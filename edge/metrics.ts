@@ -11,6 +11,9 @@ export const METRICS = {
   postlane_delivery_results_total: { type: 'counter', help: 'Delivery results reported by nodes', labels: ['outcome'] },
   postlane_hub_bad_frames_total: { type: 'counter', help: 'Protocol frames that failed validation', labels: [] },
   postlane_accept_duration_seconds: { type: 'histogram', help: 'Time to accept a send request', labels: ['route'] },
+  postlane_recipients_suppressed_total: { type: 'counter', help: 'Recipients not queued at accept because they are on the suppression list', labels: ['reason'] },
+  postlane_feedback_reports_total: { type: 'counter', help: 'Reports taken at /v1/inbound by kind and whether they matched a job', labels: ['kind', 'matched'] },
+  postlane_feedback_signals_total: { type: 'counter', help: 'Complaint and late-bounce signals fed to the breakers', labels: ['kind'] },
 } as const;
 
 export type MetricName = keyof typeof METRICS;

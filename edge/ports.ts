@@ -5,8 +5,8 @@
  */
 import type { Logger } from './logger.ts';
 import type { Metrics } from './metrics.ts';
-import type { DeliveryJobRow, MessageEventRow, MessageRow, PolicyEventRow, SendingDomainRow, WarmupProviderState, WarmupRow } from './store/schema.ts';
-import type { MessageListQuery } from '../shared/api.ts';
+import type { DeliveryJobRow, MessageEventRow, MessageRow, PolicyEventRow, SendingDomainRow, SuppressionRow, WarmupProviderState, WarmupRow } from './store/schema.ts';
+import type { MessageListQuery, SUPPRESSION_REASONS } from '../shared/api.ts';
 
 export interface ApiKeyRecord {
   keyId: string;
@@ -72,6 +72,30 @@ export interface JobTransition {
   fromStates: string[];
   set: Partial<Pick<DeliveryJobRow, 'state' | 'attempts' | 'nextAttemptAt' | 'leaseId' | 'leaseOwner' | 'leaseExpiresAt' | 'lastReply' | 'lastClass' | 'finishedAt'>>;
   events: Omit<MessageEventRow, 'id'>[];
+  /** Written with the events when the transition applies (a hard bounce suppresses its recipient). */
+  suppress?: NewSuppression;
+}
+
+export type SuppressionReason = (typeof SUPPRESSION_REASONS)[number];
+
+export interface NewSuppression {
+  tenantId: string;
+  /** Lower-cased. */
+  address: string;
+  reason: SuppressionReason;
+  source: string | null;
+  messageId: string | null;
+  jobId: string | null;
+  createdAt: number;
+}
+
+export interface SuppressionQuery {
+  reason?: SuppressionReason;
+  /** Part of the address (case-insensitive). */
+  contains?: string;
+  /** Cursor: only rows older than this id (newest first). */
+  before?: number;
+  limit: number;
 }
 
 export interface Store {
@@ -135,6 +159,21 @@ export interface Store {
   releaseHeld(held: HeldBy, now: number): Promise<number>;
   /** Transitions of one policy subject (e.g. scope 'warmup', key = warm-up id), newest first. */
   listPolicyEventsFor(scope: string, key: string, limit: number): Promise<PolicyEventRow[]>;
+  // Feedback and suppression (SPEC §5)
+  /** Inserts; an address already listed keeps its first reason. Returns the addresses newly added. */
+  addSuppressions(rows: NewSuppression[]): Promise<string[]>;
+  /** The listed ones among these addresses (lower-cased) for a tenant. */
+  findSuppressions(tenantId: string, addresses: string[]): Promise<SuppressionRow[]>;
+  listSuppressions(tenantId: string, query: SuppressionQuery): Promise<SuppressionRow[]>;
+  deleteSuppression(tenantId: string, address: string): Promise<boolean>;
+  /** A message (any tenant) and its jobs: feedback is tied to a job before the tenant is known. */
+  findMessageJobs(messageId: string): Promise<{ message: Pick<MessageRow, 'id' | 'tenantId' | 'messageIdHeader' | 'lane' | 'fromDomain'>; jobs: DeliveryJobRow[] } | null>;
+  /** Events and suppressions of one feedback report, in one transaction. */
+  recordFeedback(input: { events: Omit<MessageEventRow, 'id'>[]; suppressions: NewSuppression[] }): Promise<string[]>;
+  /** Events of one job of a type (de-duplicates feedback reports). */
+  jobEvents(messageId: string, jobId: string, types: string[]): Promise<MessageEventRow[]>;
+  /** The newest policy event for any of these keys in a scope (an outreach pause is one). */
+  latestPolicyEvent(scope: string, keys: string[]): Promise<PolicyEventRow | null>;
 }
 
 export interface HeldJob {
@@ -209,6 +248,12 @@ export interface LeaseHubPort {
   warmups?(): Promise<LiveWarmup[]>;
   /** A warm-up was started or stopped through the API: the hub reloads them now. */
   warmupsChanged?(): Promise<void>;
+  /**
+   * A complaint or a late (async) bounce for a delivered job: fed to the breakers of its pool
+   * and sender domain (and the outreach guard), where the hub keeps them. Optional: a hub that
+   * does not take it yet (the Worker's) leaves the report recorded and suppressed, unsignalled.
+   */
+  feedback?(signal: FeedbackSignal): Promise<void>;
 }
 
 /**
@@ -218,6 +263,19 @@ export interface LeaseHubPort {
  */
 export interface MailDomains {
   acceptsMail(domain: string): Promise<boolean | null>;
+}
+
+export interface FeedbackSignal {
+  kind: 'complaint' | 'bounce';
+  job: Pick<DeliveryJobRow, 'id' | 'tenantId' | 'provider' | 'domain' | 'pool' | 'senderDomain' | 'lane'>;
+  at: number;
+  /** Outreach guard thresholds from the tenant's policy (outreach jobs only): per tenant, per sender domain. */
+  outreach?: { tenant: OutreachPauseRule; domain: OutreachPauseRule };
+}
+
+export interface OutreachPauseRule {
+  pauseOnComplaintRate: number;
+  pauseMinVolume: number;
 }
 
 export interface Secrets {

@@ -69,8 +69,11 @@ export const BatchSendSchema = z
 export const AcceptedMessageSchema = z
   .object({
     id: z.string(),
-    status: z.literal('queued'),
+    /** `suppressed` when every recipient is on the suppression list: accepted, nothing to deliver. */
+    status: z.enum(['queued', 'suppressed']),
+    /** Recipients queued for delivery (suppressed ones are not counted). */
     recipients: z.number().int(),
+    /** Recipients on the tenant's suppression list: not queued, their job says why. */
     suppressed: z.array(z.string()).optional(),
   })
   .openapi('AcceptedMessage');
@@ -258,3 +261,63 @@ export type MessageView = z.infer<typeof MessageViewSchema>;
 export type MessageSummary = z.infer<typeof MessageSummarySchema>;
 export type MessageListQuery = z.infer<typeof MessageListQuerySchema>;
 export type DomainView = z.infer<typeof DomainViewSchema>;
+
+// ---------------------------------------------------------------------------------------------
+// Suppressions and feedback intake (SPEC §5)
+
+export const SUPPRESSION_REASONS = ['hard_bounce', 'complaint', 'unsubscribe', 'manual'] as const;
+
+export const CreateSuppressionSchema = z
+  .object({
+    address: z.string().min(3).max(320),
+    reason: z.enum(SUPPRESSION_REASONS).default('manual'),
+    /** Free text kept as the row's source (e.g. "asked by phone"). */
+    note: z.string().max(500).optional(),
+  })
+  .strict()
+  .openapi('CreateSuppression');
+
+export const SuppressionSchema = z
+  .object({
+    address: z.string(),
+    reason: z.enum(SUPPRESSION_REASONS),
+    source: z.string().nullable(),
+    message_id: z.string().nullable(),
+    job_id: z.string().nullable(),
+    created_at: z.string(),
+  })
+  .openapi('Suppression');
+
+export const SuppressionListQuerySchema = z.object({
+  reason: z.enum(SUPPRESSION_REASONS).optional(),
+  /** Part of the address, case-insensitive. */
+  contains: z.string().min(1).max(320).optional(),
+  /** `next_cursor` of the previous page. */
+  cursor: z.string().regex(/^\d{1,18}$/, 'expected the next_cursor of a previous page').optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
+
+export const SuppressionListSchema = z
+  .object({ data: z.array(SuppressionSchema), next_cursor: z.string().nullable() })
+  .openapi('SuppressionList');
+
+export const InboundResultSchema = z
+  .object({
+    /** Whether the report was tied to one of our delivery jobs. */
+    matched: z.boolean(),
+    kind: z.enum(['complaint', 'bounce', 'delay', 'report', 'unknown']),
+    /** Why it did not match, or why nothing was done. */
+    reason: z.string().optional(),
+    /** How it was tied: the VERP address or the original Message-ID. */
+    matched_by: z.enum(['verp', 'message_id']).optional(),
+    message_id: z.string().optional(),
+    job_id: z.string().optional(),
+    recipient: z.string().optional(),
+    /** What the intake did: suppressed, event, signal, transition. Empty for a repeat report. */
+    actions: z.array(z.string()),
+    duplicate: z.boolean().optional(),
+    report: z.record(z.string(), z.unknown()),
+  })
+  .openapi('InboundResult');
+
+export type InboundResult = z.infer<typeof InboundResultSchema>;

@@ -10,6 +10,7 @@ export const ERROR_CODES = {
   conflict: { status: 409, action: 'The resource is already in that state (e.g. an active warm-up); read or stop the one named in the error.' },
   idempotency_conflict: { status: 409, action: 'Use a new Idempotency-Key for a different request body.' },
   payload_too_large: { status: 413, action: 'Send a smaller message; the limit is in `limit`.' },
+  unsupported_media_type: { status: 415, action: 'Send the body with the Content-Type named in `expected`.' },
   rate_limited: { status: 429, action: 'Wait `Retry-After` seconds; `limit` names the bucket that is empty.' },
   internal: { status: 500, action: 'Retry with the same Idempotency-Key; nothing is lost.' },
   store_unavailable: { status: 503, action: 'Retry after `Retry-After` seconds with the same Idempotency-Key.' },

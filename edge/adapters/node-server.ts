@@ -167,6 +167,7 @@ export async function startEdge(env: NodeEnv, options: StartEdgeOptions = {}): P
     reputation: async () => shaper?.snapshot(Date.now()) ?? { breakers: [], rates: [], suspended_ips: [] },
     warmups: async () => warmup.snapshot(),
     warmupsChanged: async () => warmup.reload(Date.now(), true),
+    feedback: (signal) => hub.feedback(signal),
   };
 
   const deps: AppDeps = {

@@ -17,7 +17,7 @@ import {
 } from '../../shared/protocol.ts';
 import { verpAddress } from '../../shared/verp.ts';
 import { newId } from '../../shared/ids.ts';
-import type { Logger, NodeSummary, NodeTokenRecord, Secrets, Store } from '../ports.ts';
+import type { FeedbackSignal, Logger, NodeSummary, NodeTokenRecord, Secrets, Store } from '../ports.ts';
 import type { Metrics } from '../metrics.ts';
 import { classifyResult, transitionForResult, type TransitionContext } from './transitions.ts';
 import type { Shaper, PolicyEvent, Refusal } from './shaping.ts';
@@ -341,6 +341,18 @@ export class LeaseHub {
       this.demand = { at: now, rows: rows.map((r) => ({ lane: r.lane as Demand['lane'], tenantId: r.tenantId, queued: r.queued })) };
     }
     return this.demand.rows;
+  }
+
+  /**
+   * A complaint (ARF) or a late bounce (DSN) for a job, from the feedback intake: fed to the
+   * shaper's breakers, and what changed is stored like the effects of delivery results.
+   */
+  async feedback(signal: FeedbackSignal) {
+    const shaper = this.opts.shaper;
+    if (!shaper) return;
+    const events = signal.kind === 'complaint' ? shaper.complaint(signal.job, signal.at, signal.outreach) : shaper.bounce(signal.job, signal.at);
+    this.opts.metrics?.inc('postlane_feedback_signals_total', { kind: signal.kind });
+    await this.recordPolicyEvents(events);
   }
 
   private async recordPolicyEvents(events: PolicyEvent[]) {

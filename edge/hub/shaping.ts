@@ -31,9 +31,11 @@ import type { Lane } from '../../shared/policy/scheduler.ts';
 /** The tenant's resolved policy for a lane and sender domain (edge/services/policy.ts). */
 export type LanePolicyLookup = (at: { tenantId: string; lane: Lane; domain: string }, now: number) => Promise<Pick<LanePolicy, 'tenantRate' | 'senderDomainRate' | 'outreach'>>;
 import type { WarmupGate, WarmupHold } from './warmup.ts';
+import { DEFAULT_OUTREACH_GUARD } from '../../shared/policy/constraints.ts';
+import type { OutreachPauseRule } from '../ports.ts';
 
 export interface PolicyEvent {
-  scope: 'pool' | 'domain' | 'provider_pool' | 'provider_ip' | 'warmup';
+  scope: 'pool' | 'domain' | 'provider_pool' | 'provider_ip' | 'warmup' | 'outreach';
   key: string;
   type: 'breaker' | 'rate' | 'suspend' | 'warmup';
   from: string | null;
@@ -215,6 +217,11 @@ export class Shaper {
         refused.push({ job, retryAt: nextWindowOpen(toPolicyWindow(window), window.timezone, now) ?? now + 24 * 3600_000, limit: 'send_window', reason: `outside the recipient's send window (${window.timezone} ${window.start_hour}:00-${window.end_hour}:00)` });
         continue;
       }
+      const paused = this.outreachHold(job, now);
+      if (paused) {
+        refused.push(paused);
+        continue;
+      }
       for (const key of [`pool:${job.pool}`, `domain:${job.senderDomain}`]) {
         const b = this.breaker(key, now);
         if (b.state === 'open') {
@@ -335,7 +342,7 @@ export class Shaper {
   }
 
   /** Feeds a result's classification into AIMD and the breakers; returns what changed. */
-  observe(job: { provider: string; domain: string; pool: string; senderDomain: string }, outcome: 'delivered' | 'deferred' | 'bounced', c: Classification | null, sourceIp: string | null, now: number): PolicyEvent[] {
+  observe(job: { provider: string; domain: string; pool: string; senderDomain: string; lane?: string; tenantId?: string }, outcome: 'delivered' | 'deferred' | 'bounced', c: Classification | null, sourceIp: string | null, now: number): PolicyEvent[] {
     const events: PolicyEvent[] = [];
     const destination = destinationOf(job);
     const pp = `${destination}|${job.pool}`;
@@ -377,6 +384,7 @@ export class Shaper {
       this.suspended.set(`${job.provider}|${sourceIp}`, { until, reason: c.rule });
       events.push({ scope: 'provider_ip', key: `${job.provider}|${sourceIp}`, type: 'suspend', from: null, to: new Date(until).toISOString(), reason: `${c.class} reply (${c.rule})`, at: now, data: { provider: job.provider, ip: sourceIp } });
     }
+    if (counts.sent) events.push(...this.recordOutreach(job, { sent: counts.sent }, now));
     return events;
   }
 
@@ -384,7 +392,7 @@ export class Shaper {
   tick(now: number): PolicyEvent[] {
     const events: PolicyEvent[] = [];
     for (const [key, state] of this.breakers) {
-      const step = evaluateBreaker(state, this.breakerCfg, now);
+      const step = evaluateBreaker(state, this.breakerConfigFor(key), now);
       this.breakers.set(key, step.state);
       events.push(...step.events.map((e) => this.breakerEvent(key, e)));
     }
@@ -393,7 +401,8 @@ export class Shaper {
 
   private breakerEvent(key: string, e: BreakerEvent): PolicyEvent {
     const [scope, name] = key.split(/:(.*)/s);
-    return { scope: scope as 'pool' | 'domain', key: name, type: 'breaker', from: e.from, to: e.to, reason: e.reason, at: e.at, data: { metrics: e.metrics, rate_per_min: e.ratePerSec * 60 } };
+    const event: PolicyEvent = { scope: scope as 'pool' | 'domain', key: name, type: 'breaker', from: e.from, to: e.to, reason: e.reason, at: e.at, data: { metrics: e.metrics, rate_per_min: e.ratePerSec * 60 } };
+    return scope === 'outreach' ? outreachEvent(event, this.breakerConfigFor(key)) : event;
   }
 
   snapshot(now: number) {
@@ -419,4 +428,111 @@ export class Shaper {
     this.breakers.set(`${scope}:${key}`, step.state);
     return step.events.map((e) => this.breakerEvent(`${scope}:${key}`, e));
   }
+
+  // -------------------------------------------------------------------------------------------
+  // Feedback signals (SPEC §5): complaints (ARF) and late bounces (DSN) reach the same breakers
+  // as delivery results; outreach also has its complaint pause (SPEC §4 guard-rails).
+
+  /** Outreach pause rules last seen per breaker key (from the tenant's policy, with each complaint). */
+  private readonly outreachRules = new Map<string, OutreachPauseRule>();
+
+  /**
+   * A spam complaint for a delivered job: counted as `complained` in the breakers of its pool
+   * and sender domain (complaint rate = complained / sent in the window), and for outreach mail
+   * in the tenant's and the sender domain's outreach pause.
+   */
+  complaint(
+    job: { pool: string; senderDomain: string; lane?: string; tenantId?: string; provider?: string },
+    now: number,
+    outreach?: { tenant: OutreachPauseRule; domain: OutreachPauseRule },
+  ): PolicyEvent[] {
+    // A warming pool's day is judged on its complaints too (the source IP is not known here).
+    if (job.provider) this.warmup?.recordComplaint(job.pool, null, job.provider);
+    return [...this.recordPoolAndDomain(job, { complained: 1 }, now), ...this.recordOutreach(job, { complained: 1 }, now, outreach)];
+  }
+
+  /** A bounce that arrived after delivery (a DSN): the send was counted when it was accepted. */
+  bounce(job: { pool: string; senderDomain: string }, now: number): PolicyEvent[] {
+    return this.recordPoolAndDomain(job, { bounced: 1 }, now);
+  }
+
+  private recordPoolAndDomain(job: { pool: string; senderDomain: string }, counts: { complained?: number; bounced?: number }, now: number): PolicyEvent[] {
+    const events: PolicyEvent[] = [];
+    for (const key of [`pool:${job.pool}`, `domain:${job.senderDomain}`]) {
+      const step = recordOutcome(this.breaker(key, now), counts, this.breakerCfg, now);
+      this.breakers.set(key, step.state);
+      events.push(...step.events.map((e) => this.breakerEvent(key, e)));
+    }
+    return events;
+  }
+
+  private outreachKeys(job: { senderDomain: string; tenantId?: string }) {
+    return { tenant: `outreach:${job.tenantId}`, domain: `outreach:${job.tenantId}|${job.senderDomain}` };
+  }
+
+  /**
+   * The outreach pause is a breaker per tenant and per (tenant, sender domain) whose only
+   * threshold is the policy's `outreach.pauseOnComplaintRate` above `pauseMinVolume` sends;
+   * crossing it opens the breaker (new sends refused at the API, queued ones held here) until
+   * the cool-down, then slow start watches for a relapse.
+   */
+  private recordOutreach(
+    job: { senderDomain: string; lane?: string; tenantId?: string },
+    counts: { sent?: number; complained?: number },
+    now: number,
+    rules?: { tenant: OutreachPauseRule; domain: OutreachPauseRule },
+  ): PolicyEvent[] {
+    if (job.lane !== 'outreach' || !job.tenantId) return [];
+    const keys = this.outreachKeys(job);
+    const events: PolicyEvent[] = [];
+    for (const which of ['tenant', 'domain'] as const) {
+      const key = keys[which];
+      if (rules) this.outreachRules.set(key, rules[which]);
+      const cfg = this.breakerConfigFor(key);
+      const step = recordOutcome(this.breaker(key, now), counts, cfg, now);
+      this.breakers.set(key, step.state);
+      events.push(...step.events.map((e) => this.breakerEvent(key, e)));
+    }
+    return events;
+  }
+
+  private breakerConfigFor(key: string): BreakerConfig {
+    if (!key.startsWith('outreach:')) return this.breakerCfg;
+    return outreachBreakerConfig(this.breakerCfg, this.outreachRules.get(key) ?? DEFAULT_OUTREACH_GUARD);
+  }
+
+  /** An outreach job whose tenant or sender domain is paused goes back to the queue until the pause ends. */
+  private outreachHold(job: ClaimedJob, now: number): Refusal | null {
+    if (job.lane !== 'outreach') return null;
+    for (const key of Object.values(this.outreachKeys(job))) {
+      const b = this.breakers.get(key);
+      if (b?.state !== 'open') continue;
+      const until = b.openUntil ?? now + 60_000;
+      return { job, retryAt: until, limit: `outreach_pause:${key.slice('outreach:'.length)}`, reason: `outreach ${key.includes('|') ? `from ${job.senderDomain}` : 'of this tenant'} is paused: complaint rate over the policy's outreach.pauseOnComplaintRate; held until ${new Date(until).toISOString()}` };
+    }
+    return null;
+  }
+}
+
+/** The breaker behind the outreach pause: the shaper's clock (window, cool-down), the policy's thresholds. */
+export function outreachBreakerConfig(base: BreakerConfig, rule: OutreachPauseRule): BreakerConfig {
+  // Only complaints pause outreach here; bounces and blocks have the pool and domain breakers.
+  const t = { complaintRate: rule.pauseOnComplaintRate, bounceRate: 1, blocks: Number.MAX_SAFE_INTEGER };
+  return { ...base, minVolume: rule.pauseMinVolume, slowStartOn: t, openOn: t };
+}
+
+/** An outreach pause's event says so in words, with the policy that tripped it and when it lifts. */
+function outreachEvent(event: PolicyEvent, cfg: BreakerConfig): PolicyEvent {
+  const rule = { pause_on_complaint_rate: cfg.openOn.complaintRate, pause_min_volume: cfg.minVolume };
+  const metrics = event.data.metrics as { sent: number; complained: number };
+  if (event.to === 'open') {
+    const until = event.at + cfg.coolDownMs;
+    return {
+      ...event,
+      scope: 'outreach',
+      reason: `outreach paused: ${event.reason} over ${metrics.sent} sends (policy outreach.pauseOnComplaintRate ${cfg.openOn.complaintRate}, pauseMinVolume ${cfg.minVolume}); resumes under watch at ${new Date(until).toISOString()}`,
+      data: { ...event.data, open_until: until, rule },
+    };
+  }
+  return { ...event, scope: 'outreach', reason: event.from === 'open' ? `outreach pause lifted (${event.reason}); a relapse pauses again` : event.reason, data: { ...event.data, rule } };
 }

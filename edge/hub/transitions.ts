@@ -75,6 +75,9 @@ export function transitionForResult(
       fromStates: OPEN_STATES,
       set: { ...base, state: 'bounced', finishedAt: now },
       events: [event('bounced', { ...attempt, suppress_recipient: classification.suppressRecipient })],
+      // A hard bounce (unknown user, disabled mailbox) lists the recipient in the same commit,
+      // so no later send to it is queued (SPEC §5).
+      ...(classification.suppressRecipient ? { suppress: hardBounceSuppression(job, reply, now) } : {}),
     };
   }
 
@@ -99,4 +102,9 @@ export function transitionForResult(
     set: { ...base, state: 'queued', nextAttemptAt: decision.at },
     events: [event('deferred', { ...attempt, next_attempt_at: new Date(decision.at).toISOString(), retry_in_ms: decision.delayMs })],
   };
+}
+
+/** The suppression a hard bounce adds: the reply is its source. */
+export function hardBounceSuppression(job: Pick<DeliveryJobRow, 'tenantId' | 'recipient' | 'messageId' | 'id'>, source: string, now: number) {
+  return { tenantId: job.tenantId, address: job.recipient.toLowerCase(), reason: 'hard_bounce' as const, source: source.slice(0, 1000), messageId: job.messageId, jobId: job.id, createdAt: now };
 }

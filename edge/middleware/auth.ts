@@ -18,7 +18,8 @@ function cacheOf(deps: object): KeyCache {
   return cache;
 }
 
-export function requireScope(scope: 'send' | 'read' | 'admin'): MiddlewareHandler<AppEnv> {
+/** `feedback` lets a key post reports to /v1/inbound (an FBL mailbox or bounce MX pipe) and nothing else. */
+export function requireScope(scope: 'send' | 'read' | 'admin' | 'feedback'): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const header = c.req.header('authorization') ?? '';
     const match = /^Bearer\s+(\S+)$/i.exec(header);

@@ -12,7 +12,7 @@ export const OPERATOR_TENANT = 'default';
 const CreateTenantSchema = z
   .object({
     name: z.string().min(1).max(128),
-    scopes: z.array(z.enum(['send', 'read', 'admin'])).min(1).default(['send', 'read', 'admin']),
+    scopes: z.array(z.enum(['send', 'read', 'admin', 'feedback'])).min(1).default(['send', 'read', 'admin']),
   })
   .strict();
 

@@ -13,6 +13,8 @@ import { prepareMessage, type AcceptContext } from './accept.ts';
 import { policyFor } from './policy.ts';
 import { verifyRecipient } from '../../shared/policy/constraints.ts';
 import type { Lane } from '../../shared/policy/scheduler.ts';
+import { applySuppressions } from './suppression.ts';
+import { assertOutreachNotPaused } from './feedback.ts';
 
 const IDEMPOTENCY_WINDOW_MS = 24 * 3600_000;
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,256}$/;
@@ -125,6 +127,8 @@ export async function sendMessages(
   const items: NewMessage[] = [];
   for (let i = 0; i < bodies.length; i++) items.push(await prepareMessage(bodies[i], ctx, shape === 'batch' ? i : null));
 
+  // Before the lane policies, so suppressed recipients count against no cap.
+  const suppressed = await applySuppressions(deps, tenantId, items, now);
   await applyLanePolicies(c, tenantId, items, shape, now);
 
   const body = render(items);
@@ -146,6 +150,7 @@ export async function sendMessages(
   if (outcome.kind === 'replay') return { status: outcome.status, body: JSON.parse(outcome.response), replayed: true };
 
   for (const item of items) deps.metrics.inc('postlane_messages_accepted_total', { lane: item.message.lane });
+  for (const s of suppressed) deps.metrics.inc('postlane_recipients_suppressed_total', { reason: s.reason });
   const regions = new Set(items.flatMap((i) => i.jobs.map((j) => j.region)));
   for (const region of regions) deps.hub.notifyWork(region);
   return { status: 202, body, replayed: false };
@@ -177,6 +182,8 @@ async function applyLanePolicies(c: Context<AppEnv>, tenantId: string, items: Ne
     const at = (field: string) => (shape === 'batch' ? `messages[${index}].${field}` : field);
     if (policy.outreach) {
       guard = policy.outreach;
+      // Complaints paused this tenant's or sender domain's outreach (SPEC §4 guard-rails).
+      if (item.jobs.some((j) => j.state === 'queued')) await assertOutreachNotPaused(deps, tenantId, item.message.fromDomain, now);
       const mx = await mailDomainsOf(c, item.jobs.map((j) => j.domain));
       for (const job of item.jobs) {
         const check = verifyRecipient(job.recipient, deps.mailDomains ? (mx.get(job.domain) ?? null) : true);
@@ -185,7 +192,7 @@ async function applyLanePolicies(c: Context<AppEnv>, tenantId: string, items: Ne
         // `flag`, or flags that do not fail the check (mx_unknown): queued, and the trace says so.
         item.events.push({ messageId: item.message.id, jobId: job.id, type: 'recipient_flagged', at: now, data: { recipient: job.recipient, flags: check.flags, reason: check.reason } });
       }
-      outreachRecipients += item.jobs.length;
+      outreachRecipients += item.jobs.filter((j) => j.state !== 'suppressed').length;
     }
     const constraints = (item.message.constraints ?? {}) as Record<string, unknown>;
     if (policy.sendWindow && !constraints.send_window) {
@@ -211,8 +218,19 @@ async function applyLanePolicies(c: Context<AppEnv>, tenantId: string, items: Ne
   }
 }
 
+/**
+ * A message whose every recipient is suppressed is still accepted (202, status `suppressed`), as
+ * hosted APIs answer: the request was valid, and the trace says why nothing was sent.
+ */
 function accepted(item: NewMessage) {
-  return { id: item.message.id, status: 'queued' as const, recipients: item.jobs.length };
+  const suppressed = item.jobs.filter((j) => j.state === 'suppressed').map((j) => j.recipient);
+  const queued = item.jobs.length - suppressed.length;
+  return {
+    id: item.message.id,
+    status: queued === 0 ? ('suppressed' as const) : ('queued' as const),
+    recipients: queued,
+    ...(suppressed.length ? { suppressed } : {}),
+  };
 }
 
 function defaultRender(shape: 'single' | 'batch') {

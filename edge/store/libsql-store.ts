@@ -17,8 +17,10 @@ import type {
   IdempotencyClaim,
   JobTransition,
   NewMessage,
+  NewSuppression,
   Store,
   WarmupStateUpdate,
+  SuppressionQuery,
 } from '../ports.ts';
 import type { DeliveryJobRow, MessageEventRow } from './schema.ts';
 import type { MessageListQuery } from '../../shared/api.ts';
@@ -366,7 +368,9 @@ export class LibsqlStore implements Store {
     const results = (await this.db.batch(updates as unknown as [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]])) as Array<Array<{ id: string }>>;
     const applied = new Set(results.flat().map((r) => r.id));
     const events = transitions.filter((t) => applied.has(t.jobId)).flatMap((t) => t.events);
-    await this.appendEvents(events);
+    const suppress = transitions.flatMap((t) => (t.suppress && applied.has(t.jobId) ? [t.suppress] : []));
+    if (suppress.length) await this.recordFeedback({ events, suppressions: suppress });
+    else await this.appendEvents(events);
     return [...applied];
   }
 
@@ -455,7 +459,8 @@ export class LibsqlStore implements Store {
     const [row] = await this.db
       .select({ n: sql<number>`count(*)` })
       .from(deliveryJobs)
-      .where(and(eq(deliveryJobs.tenantId, tenantId), eq(deliveryJobs.lane, lane), gte(deliveryJobs.createdAt, since)));
+      // Suppressed recipients were never queued: they count against no cap.
+      .where(and(eq(deliveryJobs.tenantId, tenantId), eq(deliveryJobs.lane, lane), gte(deliveryJobs.createdAt, since), sql`${deliveryJobs.state} <> 'suppressed'`));
     return Number(row?.n ?? 0);
   }
 
@@ -531,6 +536,85 @@ export class LibsqlStore implements Store {
 
   async listPolicyEventsFor(scope: string, key: string, limit: number) {
     return this.db.select().from(policyEvents).where(and(eq(policyEvents.scope, scope), eq(policyEvents.key, key))).orderBy(desc(policyEvents.id)).limit(limit);
+  }
+  // -------------------------------------------------------------------------------------------
+  // Feedback and suppression (SPEC §5)
+
+  async addSuppressions(rows: NewSuppression[]) {
+    if (rows.length === 0) return [];
+    const added: string[] = [];
+    for (const part of chunks(rows)) {
+      const out = await this.db.insert(schema.suppressions).values(part).onConflictDoNothing().returning({ address: schema.suppressions.address });
+      added.push(...out.map((r) => r.address));
+    }
+    return added;
+  }
+
+  async findSuppressions(tenantId: string, addresses: string[]) {
+    const { suppressions } = schema;
+    const out: schema.SuppressionRow[] = [];
+    for (const part of chunks([...new Set(addresses)], 500)) {
+      out.push(...(await this.db.select().from(suppressions).where(and(eq(suppressions.tenantId, tenantId), inArray(suppressions.address, part)))));
+    }
+    return out;
+  }
+
+  async listSuppressions(tenantId: string, q: SuppressionQuery) {
+    const { suppressions } = schema;
+    const where: SQL[] = [eq(suppressions.tenantId, tenantId)];
+    if (q.reason) where.push(eq(suppressions.reason, q.reason));
+    // instr, not LIKE: the caller's text has no wildcards to escape.
+    if (q.contains) where.push(sql`instr(${suppressions.address}, ${q.contains.toLowerCase()}) > 0`);
+    if (q.before !== undefined) where.push(sql`${suppressions.id} < ${q.before}`);
+    return this.db.select().from(suppressions).where(and(...where)).orderBy(desc(suppressions.id)).limit(q.limit);
+  }
+
+  async deleteSuppression(tenantId: string, address: string) {
+    const { suppressions } = schema;
+    const out = await this.db.delete(suppressions).where(and(eq(suppressions.tenantId, tenantId), eq(suppressions.address, address.toLowerCase()))).returning({ id: suppressions.id });
+    return out.length > 0;
+  }
+
+  async findMessageJobs(messageId: string) {
+    const message = await this.db.query.messages.findFirst({
+      where: eq(messages.id, messageId),
+      columns: { id: true, tenantId: true, messageIdHeader: true, lane: true, fromDomain: true },
+    });
+    if (!message) return null;
+    const jobs = await this.db.select().from(deliveryJobs).where(eq(deliveryJobs.messageId, messageId));
+    return { message, jobs };
+  }
+
+  async recordFeedback(input: { events: Omit<MessageEventRow, 'id'>[]; suppressions: NewSuppression[] }) {
+    const statements: BatchItem<'sqlite'>[] = [];
+    for (const part of chunks(input.events)) statements.push(this.db.insert(messageEvents).values(part));
+    const inserts = chunks(input.suppressions).map((part) =>
+      this.db.insert(schema.suppressions).values(part).onConflictDoNothing().returning({ address: schema.suppressions.address }),
+    );
+    statements.push(...inserts);
+    if (statements.length === 0) return [];
+    const results = await this.db.batch(statements as unknown as [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]]);
+    return (results.slice(results.length - inserts.length) as Array<Array<{ address: string }>>).flat().map((r) => r.address);
+  }
+
+  async jobEvents(messageId: string, jobId: string, types: string[]) {
+    // By message first: message_events is indexed on (message_id, id).
+    return this.db
+      .select()
+      .from(messageEvents)
+      .where(and(eq(messageEvents.messageId, messageId), eq(messageEvents.jobId, jobId), inArray(messageEvents.type, types)))
+      .orderBy(asc(messageEvents.id));
+  }
+
+  async latestPolicyEvent(scope: string, keys: string[]) {
+    if (keys.length === 0) return null;
+    const [row] = await this.db
+      .select()
+      .from(policyEvents)
+      .where(and(eq(policyEvents.scope, scope), inArray(policyEvents.key, keys)))
+      .orderBy(desc(policyEvents.at), desc(policyEvents.id))
+      .limit(1);
+    return row ?? null;
   }
 }
 

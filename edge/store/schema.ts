@@ -271,3 +271,29 @@ export const warmups = sqliteTable(
 );
 
 export type WarmupRow = typeof warmups.$inferSelect;
+// Feedback and suppression (SPEC §5)
+
+/**
+ * Addresses a tenant must not send to again, and why: a hard bounce, a spam complaint (ARF,
+ * RFC 5965), an unsubscribe (RFC 8058) or an operator's hand. Checked at accept; one row per
+ * tenant and lower-cased address (the first reason stands).
+ */
+export const suppressions = sqliteTable(
+  'suppressions',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    tenantId: text('tenant_id').notNull(),
+    /** Lower-cased addr-spec. */
+    address: text('address').notNull(),
+    /** hard_bounce | complaint | unsubscribe | manual */
+    reason: text('reason').notNull(),
+    /** What said so: the SMTP reply, the report (feedback type, reporter), or the API caller's note. */
+    source: text('source'),
+    messageId: text('message_id'),
+    jobId: text('job_id'),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [uniqueIndex('suppressions_tenant_address').on(t.tenantId, t.address), index('suppressions_tenant_id').on(t.tenantId, t.id)],
+);
+
+export type SuppressionRow = typeof suppressions.$inferSelect;

@@ -9,7 +9,10 @@
  * - defers at random, seeded so a run is reproducible;
  * - rejects unknown users (550 5.1.1 and the provider's own wording);
  * - blocks when the test flips a switch, the way a pool is blocked after complaints
- *   (Microsoft 550 5.7.1 … (S3150), Yahoo 553 5.7.1 [BL21], Gmail 421 4.7.0 low domain reputation).
+ *   (Microsoft 550 5.7.1 … (S3150), Yahoo 553 5.7.1 [BL21], Gmail 421 4.7.0 low domain reputation);
+ * - complains: a share of accepted messages (or the recipients a predicate picks) comes back as
+ *   an ARF report (RFC 5965), built as feedback loops build them and POSTed to the platform's
+ *   /v1/inbound; with `blockAfterComplaints` the provider blocks after that many, as they do.
  *
  * Every transaction is recorded with its time and source IP, so tests can assert on a per-second
  * acceptance timeline. `stop()` closes every server the simulator started.
@@ -32,9 +35,23 @@ export interface SimProviderConfig {
   deferRate?: number;
   /** Local parts that do not exist (default: starting with "nobody" or "unknown"). */
   unknownUser?: (localPart: string) => boolean;
+  /** Share of accepted messages a recipient reports as spam, 0..1 (seeded; default 0). */
+  complaintRate?: number;
+  /** Recipients that always report (deterministic tests); checked before `complaintRate`. */
+  complains?: (rcpt: string) => boolean;
+  /** After this many complaints the provider answers every RCPT with its block reply. */
+  blockAfterComplaints?: number;
+  /** Delay between acceptance and the report (default 20 ms; real FBLs take minutes). */
+  complaintDelayMs?: number;
 }
 
-export type SimEventKind = 'accepted' | 'throttled' | 'deferred' | 'unknown_user' | 'blocked' | 'refused_connection';
+/** Where complaints go: the platform under test and a key with the `feedback` scope. */
+export interface FeedbackTarget {
+  url: string;
+  apiKey: string;
+}
+
+export type SimEventKind = 'accepted' | 'throttled' | 'deferred' | 'unknown_user' | 'blocked' | 'refused_connection' | 'complained';
 
 export interface SimEvent {
   at: number;
@@ -102,6 +119,11 @@ export class SimProvider {
   connections = 0;
   peakConnections = 0;
   blocked = false;
+  /** Where ARF reports are POSTed; none: complaints are only recorded. */
+  feedbackTarget: FeedbackTarget | null = null;
+  complaints = 0;
+  /** Complaint reports in flight, so `stop()` waits for them. */
+  private readonly posting = new Set<Promise<void>>();
   /** Accept times per source IP, for the sliding window. */
   private readonly windows = new Map<string, number[]>();
   private server: SMTPServer | null = null;
@@ -188,10 +210,15 @@ export class SimProvider {
       },
       onData(stream, session, cb) {
         const ip = normaliseIp(session.remoteAddress);
-        stream.on('data', () => {});
+        const chunks: Buffer[] = [];
+        stream.on('data', (chunk: Buffer) => chunks.push(chunk));
         stream.on('end', () => {
-          for (const r of session.envelope.rcptTo) self.record('accepted', ip, r.address);
+          // Read the envelope before answering: smtp-server resets it for the next transaction.
+          const rcpts = session.envelope.rcptTo.map((r) => r.address);
+          const mailFrom = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
+          for (const r of rcpts) self.record('accepted', ip, r);
           (cb as (err: Error | null, message?: string) => void)(null, `2.0.0 OK ${Date.now()} sim.${self.name}`);
+          for (const r of rcpts) self.maybeComplain(ip, mailFrom, r, Buffer.concat(chunks).toString('utf8'));
         });
       },
     });
@@ -202,8 +229,35 @@ export class SimProvider {
   async stop(): Promise<void> {
     const server = this.server;
     this.server = null;
+    await Promise.allSettled([...this.posting]);
     if (!server) return;
     await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  /** Decides whether this recipient reports the message, and if so sends the ARF report. */
+  private maybeComplain(ip: string, mailFrom: string, rcpt: string, raw: string) {
+    const picked = this.config.complains?.(rcpt) ?? (this.config.complaintRate ? this.random() < this.config.complaintRate : false);
+    if (!picked) return;
+    this.complaints++;
+    if (this.config.blockAfterComplaints !== undefined && this.complaints >= this.config.blockAfterComplaints) this.blocked = true;
+    const report = buildArfReport({ provider: this.name, ip, mailFrom, rcpt, original: raw, at: new Date() });
+    const target = this.feedbackTarget;
+    if (!target || !this.server) {
+      this.record('complained', ip, rcpt);
+      return;
+    }
+    const post = (async () => {
+      await new Promise((r) => setTimeout(r, this.config.complaintDelayMs ?? 20));
+      try {
+        const res = await fetch(`${target.url}/v1/inbound`, { method: 'POST', headers: { authorization: `Bearer ${target.apiKey}`, 'content-type': 'message/rfc822' }, body: report });
+        const text = await res.text();
+        this.events.push({ at: Date.now(), kind: 'complained', ip, rcpt, reply: `${res.status} ${text.slice(0, 500)}` });
+      } catch (error) {
+        this.events.push({ at: Date.now(), kind: 'complained', ip, rcpt, reply: `POST failed: ${(error as Error).message}` });
+      }
+    })();
+    this.posting.add(post);
+    void post.finally(() => this.posting.delete(post));
   }
 
   /** The block switch: on, every RCPT gets the provider's block reply; off, back to normal. */
@@ -250,6 +304,8 @@ export class SimProvider {
 
 export interface ProviderSimulator {
   providers: Record<SimProviderName, SimProvider>;
+  /** Sends every provider's complaints to this platform from now on. */
+  feedbackTo(target: FeedbackTarget): void;
   /** Static routes for MtaNode: every configured domain → its provider's server. */
   routes: Record<string, { host: string; port: number }>;
   startedAt: number;
@@ -292,8 +348,70 @@ export async function startProviderSim(
     providers,
     routes,
     startedAt,
+    feedbackTo(target) {
+      for (const p of started) p.feedbackTarget = target;
+    },
     async stop() {
       await Promise.allSettled(started.map((p) => p.stop()));
     },
   };
+}
+
+/** Who reports, by provider: the User-Agent and reporting host their feedback loops use. */
+const FBL: Record<SimProviderName, { from: string; userAgent: string; mta: string }> = {
+  // Gmail's feedback loop is aggregate, not per message; a per-message report is simulated alike.
+  gmail: { from: 'fbl-noreply@google.com', userAgent: 'Gmail-FBL/1.0', mta: 'mx.google.com' },
+  microsoft: { from: 'staff@hotmail.com', userAgent: 'Microsoft JMRP', mta: 'jmrp.outlook.com' },
+  yahoo: { from: 'feedback@arf.mail.yahoo.com', userAgent: 'Yahoo!-Mail-Feedback/2.0', mta: 'mta1001.mail.gq1.yahoo.com' },
+  other: { from: 'abuse@other.test', userAgent: 'SimFBL/1.0', mta: 'mx.other.test' },
+};
+
+/**
+ * An ARF report (RFC 5965 §2-3): multipart/report with a human-readable part, the
+ * message/feedback-report fields (Feedback-Type abuse, User-Agent, Version 1, Original-Mail-From,
+ * Original-Rcpt-To, Arrival-Date, Source-IP, Reported-Domain) and the whole original as
+ * message/rfc822, with the Return-Path and Received the receiving MTA added at final delivery
+ * (RFC 5321 §4.4).
+ */
+export function buildArfReport(input: { provider: SimProviderName; ip: string; mailFrom: string; rcpt: string; original: string; at: Date }): string {
+  const fbl = FBL[input.provider];
+  const boundary = `----=_ARF_${input.at.getTime()}_${Math.random().toString(36).slice(2, 10)}`;
+  const date = input.at.toUTCString().replace('GMT', '+0000');
+  const fromDomain = /^From:.*@([^>\s]+)/im.exec(input.original)?.[1] ?? '';
+  const original = `Return-Path: <${input.mailFrom}>\r\nReceived: from mta.test ([${input.ip}]) by ${fbl.mta} with ESMTP; ${date}\r\n${input.original.replace(/\r?\n/g, '\r\n')}`;
+  return [
+    `From: ${fbl.from}`,
+    'To: fbl@postlane.test',
+    `Subject: FW: Abuse report for ${input.ip}`,
+    `Date: ${date}`,
+    `Message-ID: <arf.${input.at.getTime()}.${Math.random().toString(36).slice(2)}@${fbl.mta}>`,
+    'MIME-Version: 1.0',
+    `Content-Type: multipart/report; report-type=feedback-report; boundary="${boundary}"`,
+    '',
+    `--${boundary}`,
+    'Content-Type: text/plain; charset=us-ascii',
+    '',
+    `This is an email abuse report for an email message received from IP ${input.ip} on ${date}.`,
+    '',
+    `--${boundary}`,
+    'Content-Type: message/feedback-report',
+    '',
+    'Feedback-Type: abuse',
+    `User-Agent: ${fbl.userAgent}`,
+    'Version: 1',
+    `Original-Mail-From: <${input.mailFrom}>`,
+    `Original-Rcpt-To: <${input.rcpt}>`,
+    `Arrival-Date: ${date}`,
+    `Reporting-MTA: dns; ${fbl.mta}`,
+    `Source-IP: ${input.ip}`,
+    ...(fromDomain ? [`Reported-Domain: ${fromDomain}`] : []),
+    '',
+    `--${boundary}`,
+    'Content-Type: message/rfc822',
+    'Content-Disposition: inline',
+    '',
+    original,
+    `--${boundary}--`,
+    '',
+  ].join('\r\n');
 }
