@@ -6,37 +6,15 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startPlatform, waitFor, addDomain, type Platform, type PlatformOptions } from '../helpers/platform.ts';
-import { startProviderSim, type ProviderSimulator, type SimProviderConfig } from '../simulator/provider-sim.ts';
+import { waitFor, type Platform } from '../helpers/platform.ts';
+import { startSimulated, view, reputation, FROM } from '../helpers/simulated.ts';
+import type { ProviderSimulator } from '../simulator/provider-sim.ts';
 import { breakerConfig, DEFAULT_BREAKER } from '../../shared/policy/breaker.ts';
 import { verpAddress } from '../../shared/verp.ts';
 
-const FROM = 'news@example.com';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function setup(opts: { sim?: Partial<Record<'gmail' | 'microsoft' | 'yahoo' | 'other', Partial<SimProviderConfig>>>; shaper?: PlatformOptions['shaper']; ips?: string[] } = {}) {
-  const sim = await startProviderSim(opts.sim ?? {});
-  const p = await startPlatform({ shaper: opts.shaper });
-  sim.feedbackTo({ url: p.edge.url, apiKey: p.edge.apiKey });
-  await addDomain(p, 'example.com');
-  await p.startNode({ routes: sim.routes, ips: (opts.ips ?? ['127.0.0.1']).map((address) => ({ address, pool: 'default', ehlo: 'mta.test' })) });
-  return { sim, p };
-}
-
-async function view(p: Platform, id: string) {
-  const res = await p.api('GET', `/v1/messages/${id}`);
-  assert.equal(res.status, 200, JSON.stringify(res.body));
-  return res.body;
-}
-
-async function reputation(p: Platform) {
-  const res = await p.api('GET', '/v1/reputation?limit=1000');
-  assert.equal(res.status, 200, JSON.stringify(res.body));
-  return res.body as {
-    breakers: Array<{ scope: string; key: string; state: string; rate_per_min: number }>;
-    events: Array<{ scope: string; key: string; type: string; from: string | null; to: string | null; reason: string; at: string; data: any }>;
-  };
-}
+const setup = startSimulated;
 
 async function inbound(p: Platform, raw: string, opts: { key?: string; contentType?: string; query?: string } = {}) {
   const res = await fetch(`${p.edge.url}/v1/inbound${opts.query ?? ''}`, {

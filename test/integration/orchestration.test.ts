@@ -6,56 +6,19 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startPlatform, waitFor, addDomain, type Platform, type PlatformOptions } from '../helpers/platform.ts';
-import { startProviderSim, type ProviderSimulator } from '../simulator/provider-sim.ts';
+import { waitFor, type Platform } from '../helpers/platform.ts';
+import { startSimulated, view, reputation, blast, FROM } from '../helpers/simulated.ts';
+import type { ProviderSimulator } from '../simulator/provider-sim.ts';
 import { aimdConfig } from '../../shared/policy/aimd.ts';
 import { breakerConfig, DEFAULT_BREAKER } from '../../shared/policy/breaker.ts';
 import { loadShapingPolicy } from '../../shared/policy/providers.ts';
 
-const FROM = 'news@example.com';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const log = (...args: unknown[]) => {
   if (process.env.POSTLANE_TEST_VERBOSE) console.log('[orchestration]', ...args);
 };
 
-async function view(p: Platform, id: string) {
-  return (await p.api('GET', `/v1/messages/${id}`)).body;
-}
-
-async function reputation(p: Platform) {
-  const res = await p.api('GET', '/v1/reputation?limit=1000');
-  assert.equal(res.status, 200, JSON.stringify(res.body));
-  return res.body as {
-    breakers: Array<{ scope: string; key: string; state: string; rate_per_min: number }>;
-    rates: Array<{ provider: string; pool: string; rate_per_min: number }>;
-    suspended_ips: Array<{ provider: string; ip: string }>;
-    events: Array<{ scope: string; key: string; type: string; from: string | null; to: string | null; reason: string; at: string; data: any }>;
-  };
-}
-
-/** Sends `count` one-recipient messages in batches of up to 1,000; returns their ids. */
-async function blast(p: Platform, count: number, make: (i: number) => Record<string, unknown>): Promise<string[]> {
-  const ids: string[] = [];
-  for (let start = 0; start < count; start += 1000) {
-    const messages = Array.from({ length: Math.min(1000, count - start) }, (_, k) => ({ from: FROM, subject: `m${start + k}`, text: 'x', ...make(start + k) }));
-    const res = await p.api('POST', '/v1/messages/batch', { messages });
-    assert.equal(res.status, 202, JSON.stringify(res.body).slice(0, 500));
-    ids.push(...(res.body.data ?? res.body.messages ?? []).map((m: any) => m.id));
-  }
-  return ids;
-}
-
-async function setup(opts: { sim?: Parameters<typeof startProviderSim>[0]; shaper?: PlatformOptions['shaper']; ips?: string[]; capacity?: number } = {}) {
-  const sim = await startProviderSim(opts.sim ?? {});
-  const p = await startPlatform({ shaper: opts.shaper });
-  await addDomain(p, 'example.com');
-  await p.startNode({
-    routes: sim.routes,
-    ips: (opts.ips ?? ['127.0.0.1']).map((address) => ({ address, pool: 'default', ehlo: 'mta.test' })),
-    capacity: opts.capacity ?? 100,
-  });
-  return { sim, p };
-}
+const setup = startSimulated;
 
 describe('orchestration: held-back jobs say which limit held them', () => {
   let sim: ProviderSimulator;

@@ -10,16 +10,11 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startPlatform, waitFor, addDomain, type Platform } from '../helpers/platform.ts';
 import { startProviderSim, type ProviderSimulator } from '../simulator/provider-sim.ts';
+import { view } from '../helpers/simulated.ts';
 
 const FROM = 'news@example.com';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const DAY_MS = 86_400_000;
-
-async function view(p: Platform, id: string) {
-  const res = await p.api('GET', `/v1/messages/${id}`);
-  assert.equal(res.status, 200, JSON.stringify(res.body));
-  return res.body;
-}
 
 async function warmup(p: Platform, id: string) {
   const res = await p.api('GET', `/v1/warmups/${id}`);
