@@ -3,14 +3,16 @@
  * with the tenant's own layer from the store, resolved per lane and sending domain. Cached
  * briefly per app instance; a PUT is seen within the TTL.
  */
-import type { AppDeps } from '../ports.ts';
+import type { Store } from '../ports.ts';
 import { DEFAULT_POLICY_DOCUMENT, loadPolicyDocument, resolvePolicy, type PolicyDocument, type ResolvedPolicy } from '../../shared/policy/defaults.ts';
 import type { Lane } from '../../shared/policy/scheduler.ts';
 
 const CACHE_MS = 5_000;
-const documents = new WeakMap<AppDeps, Map<string, { at: number; doc: PolicyDocument }>>();
+/** What policy resolution needs: the store (the app's deps, or a lease hub's). Caches are per holder. */
+type PolicyHolder = { store: Pick<Store, 'getTenantPolicy'> };
+const documents = new WeakMap<PolicyHolder, Map<string, { at: number; doc: PolicyDocument }>>();
 
-export async function tenantDocument(deps: AppDeps, tenantId: string, now: number): Promise<PolicyDocument> {
+export async function tenantDocument(deps: PolicyHolder, tenantId: string, now: number): Promise<PolicyDocument> {
   let byTenant = documents.get(deps);
   if (!byTenant) documents.set(deps, (byTenant = new Map()));
   const hit = byTenant.get(tenantId);
@@ -21,10 +23,10 @@ export async function tenantDocument(deps: AppDeps, tenantId: string, now: numbe
   return doc;
 }
 
-export function forgetTenantPolicy(deps: AppDeps, tenantId: string) {
+export function forgetTenantPolicy(deps: PolicyHolder, tenantId: string) {
   documents.get(deps)?.delete(tenantId);
 }
 
-export async function policyFor(deps: AppDeps, at: { tenantId: string; lane: Lane; domain: string }, now: number): Promise<ResolvedPolicy> {
+export async function policyFor(deps: PolicyHolder, at: { tenantId: string; lane: Lane; domain: string }, now: number): Promise<ResolvedPolicy> {
   return resolvePolicy(await tenantDocument(deps, at.tenantId, now), at);
 }
