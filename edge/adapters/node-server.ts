@@ -157,6 +157,7 @@ export async function startEdge(env: NodeEnv, options: StartEdgeOptions = {}): P
       ...(env.POSTLANE_RETRY_MAX_MS ? { maxDelayMs: env.POSTLANE_RETRY_MAX_MS } : {}),
     },
   });
+  await hub.restoreShaping();
   hub.start();
 
   const hubPort: LeaseHubPort = {

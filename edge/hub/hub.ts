@@ -92,6 +92,13 @@ export class LeaseHub {
     this.timers.push(setInterval(() => void this.tick(), tickMs));
   }
 
+  /** Picks up the shaping state (breakers, rates, suspensions) the last run left, from its events. */
+  async restoreShaping(lookbackMs = 24 * 3600_000) {
+    if (!this.opts.shaper) return;
+    const now = this.now();
+    this.opts.shaper.restore(await this.opts.store.listPolicyEvents(now - lookbackMs, 10_000), now);
+  }
+
   stop() {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];

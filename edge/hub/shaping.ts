@@ -422,6 +422,39 @@ export class Shaper {
     };
   }
 
+  /**
+   * After a restart: the breakers, adaptive rates and IP suspensions the stored policy events
+   * (newest first) say were in force. Breakers resume where their last transition left them (the
+   * tick moves them on); a rate is restored only while its last change is recent enough to stand.
+   */
+  restore(events: Array<{ scope: string; key: string; type: string; toState: string | null; at: number; data: unknown }>, now: number) {
+    const seen = new Set<string>();
+    for (const e of events) {
+      const id = `${e.type}|${e.scope}|${e.key}`;
+      if (seen.has(id)) continue;
+      seen.add(id);
+      const data = (e.data ?? {}) as { rate_per_min?: number; open_until?: number };
+      if (e.type === 'breaker' && (e.toState === 'open' || e.toState === 'slow_start')) {
+        const key = `${e.scope}:${e.key}`;
+        const cfg = this.breakerConfigFor(key);
+        this.breakers.set(key, {
+          ...initialBreaker(e.at),
+          state: e.toState,
+          since: e.at,
+          lastStepAt: e.at,
+          ratePerSec: e.toState === 'slow_start' ? (data.rate_per_min ?? 0) / 60 || null : null,
+          openUntil: e.toState === 'open' ? (data.open_until ?? e.at + cfg.coolDownMs) : null,
+        });
+      } else if (e.type === 'rate' && e.scope === 'provider_pool' && e.toState && now - e.at < this.aimdCfg.increaseIntervalMs * 10) {
+        const perMin = Number.parseFloat(e.toState);
+        if (Number.isFinite(perMin)) this.rates.set(e.key, { ...this.aimd(e.key, now), ratePerSec: perMin / 60 });
+      } else if (e.type === 'suspend' && e.scope === 'provider_ip' && e.toState) {
+        const until = Date.parse(e.toState);
+        if (until > now) this.suspended.set(e.key, { until, reason: 'restored after restart' });
+      }
+    }
+  }
+
   /** Test and operator hook: force a breaker (e.g. pause a pool by hand). */
   force(scope: 'pool' | 'domain', key: string, to: 'closed' | 'slow_start' | 'open', reason: string, now: number): PolicyEvent[] {
     const step = forceBreaker(this.breaker(`${scope}:${key}`, now), to, reason, this.breakerCfg, now);

@@ -76,3 +76,31 @@ test("a lane's tenant and sender-domain budgets come from policy; outreach leave
   assert.equal(lifecycle.granted.length, 2);
   assert.ok(lifecycle.refused.every((r) => r.limit === 'sender_domain:acme.com:lifecycle'));
 });
+
+test('after a restart the stored policy events bring back breakers, adaptive rates and IP suspensions', async () => {
+  const now = 9_000_000;
+  const shaper = new Shaper({ counters: new MemoryCounters(() => now) });
+  // Newest first, as the store lists them; an older event for a key is ignored.
+  shaper.restore(
+    [
+      { scope: 'pool', key: 'bulk', type: 'breaker', toState: 'open', at: now - 60_000, data: { open_until: now + 600_000 } },
+      { scope: 'domain', key: 'acme.com', type: 'breaker', toState: 'slow_start', at: now - 5_000, data: { rate_per_min: 20 } },
+      { scope: 'pool', key: 'default', type: 'breaker', toState: 'closed', at: now - 1_000, data: {} },
+      { scope: 'pool', key: 'default', type: 'breaker', toState: 'open', at: now - 90_000, data: { open_until: now + 600_000 } },
+      { scope: 'provider_pool', key: 'gmail|default', type: 'rate', toState: '37.50/min', at: now - 30_000, data: {} },
+      { scope: 'provider_ip', key: 'yahoo|192.0.2.7', type: 'suspend', toState: new Date(now + 3_600_000).toISOString(), at: now - 10_000, data: {} },
+    ],
+    now,
+  );
+  const snap = shaper.snapshot(now);
+  assert.equal(snap.breakers.find((b) => b.key === 'bulk')?.state, 'open');
+  assert.equal(snap.breakers.find((b) => b.key === 'acme.com')?.state, 'slow_start');
+  assert.ok(!snap.breakers.some((b) => b.key === 'default' && b.state !== 'closed'), 'the newest event for a key wins');
+  assert.equal(shaper.rateFor('gmail', 'default', 'example.com', now).ratePerSec * 60, 37.5);
+  assert.equal(shaper.rateFor('other:x.test', 'pool', 'acme.com', now).ratePerSec * 60, 20);
+  assert.ok(snap.suspended_ips.some((s) => s.provider === 'yahoo' && s.ip === '192.0.2.7'));
+  // The open pool holds its jobs until the stored pause ends.
+  const held = await shaper.admit([claimed(1, { pool: 'bulk', lane: 'lifecycle' })], new Map([['bulk', ['192.0.2.1']]]), now);
+  assert.equal(held.refused[0]?.limit, 'breaker:pool:bulk');
+  assert.equal(held.refused[0]?.retryAt, now + 600_000);
+});
