@@ -10,6 +10,7 @@ import { drizzle } from 'drizzle-orm/libsql/web';
 import * as schema from '../store/schema.ts';
 import { LibsqlStore } from '../store/libsql-store.ts';
 import { guardStore } from '../store/guarded.ts';
+import { gateWrites } from './write-gate.ts';
 import { createSecrets } from '../secrets.ts';
 import { consoleLogger, type Logger } from '../logger.ts';
 import type { AppConfig, Secrets, Store } from '../ports.ts';
@@ -36,8 +37,18 @@ export const WorkerEnvSchema = z.object({
   /** Regions that have a lease hub: work with no region constraint is offered to all of them. */
   REGIONS: z.string().default('default').transform((s) => s.split(',').map((r) => r.trim()).filter(Boolean)).pipe(z.array(region).min(1)),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
-  /** Past this a store call fails and the API answers 503 + Retry-After (SPEC §8). */
-  STORE_TIMEOUT_MS: int(100).default(2000),
+  /**
+   * Past this a store call fails and the API answers 503 + Retry-After (SPEC §8). Only a hung
+   * store needs it (a down one refuses at once); too short, and a busy isolate's own queueing
+   * reads as an outage. The same default as the Node edge.
+   */
+  STORE_TIMEOUT_MS: int(100).default(5000),
+  /**
+   * Write transactions one isolate sends to libSQL at once; more wait in the isolate (see
+   * write-gate.ts: sqld stalls under contending writers). Raise it for a remote Turso, where
+   * the round trip, not the server's single writer, bounds an isolate's writes.
+   */
+  STORE_WRITE_CONCURRENCY: int(1).default(1),
   MAX_MESSAGE_BYTES: int(1024).default(10 * 1024 * 1024),
   TENANT_RATE: int(1).default(5000),
   TENANT_BURST: int(1).default(20000),
@@ -79,7 +90,10 @@ export async function sharedDeps(env: Record<string, unknown>, svc: string): Pro
   const settings = parseWorkerEnv(env);
   // The client's concurrency limiter queues calls behind each other's I/O; on Workers a call
   // released by another request's completion is never woken, so it must never queue.
-  const client = createClient({ url: settings.DB_URL, authToken: settings.DB_AUTH_TOKEN, concurrency: 1_000_000 });
+  const client = gateWrites(createClient({ url: settings.DB_URL, authToken: settings.DB_AUTH_TOKEN, concurrency: 1_000_000 }), {
+    concurrency: settings.STORE_WRITE_CONCURRENCY,
+    maxWaitMs: settings.STORE_TIMEOUT_MS,
+  });
   const store = guardStore(new LibsqlStore(drizzle(client, { schema }), { groupCommit: false }), settings.STORE_TIMEOUT_MS);
   return {
     settings,

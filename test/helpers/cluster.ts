@@ -390,7 +390,9 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       MASTER_KEY: masterKey,
       REGIONS: regions.join(','),
       LOG_LEVEL: verbose ? 'info' : 'warn',
-      STORE_TIMEOUT_MS: '1500',
+      // A dead sqld refuses connections at once (503 in ms); the timeout is only for a hung one, and
+      // must stay above the isolate's own queueing when two cores run the whole cluster under load.
+      STORE_TIMEOUT_MS: '5000',
       LEASE_TTL_MS: '3000',
       HEARTBEAT_MS: '500',
       HUB_TICK_MS: '250',
