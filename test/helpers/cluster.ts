@@ -49,6 +49,8 @@ export interface ClusterOptions {
 }
 
 export interface SinkMail {
+  /** The EHLO name of the node that delivered it (`<nodeId>.mta.test`). */
+  helo: string;
   from: string;
   to: string[];
   raw: string;
@@ -330,6 +332,7 @@ async function smtpSink(port: number, delay: (rcpt: string) => number) {
       stream.on('data', (c: Buffer) => chunks.push(c));
       stream.on('end', () => {
         mails.push({
+          helo: session.hostNameAppearsAs,
           from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
           to: session.envelope.rcptTo.map((r) => r.address),
           raw: Buffer.concat(chunks).toString('utf8'),
