@@ -14,6 +14,7 @@ import { gateWrites } from './write-gate.ts';
 import { createSecrets } from '../secrets.ts';
 import { consoleLogger, type Logger } from '../logger.ts';
 import type { AppConfig, Secrets, Store } from '../ports.ts';
+import { loadShapingPolicy, type ShapingPolicy } from '../../shared/policy/providers.ts';
 import type { RateCounter } from './rate-counter.ts';
 import type { LeaseHubObject } from './lease-hub.ts';
 
@@ -60,9 +61,14 @@ export const WorkerEnvSchema = z.object({
   RETRY_INITIAL_MS: int(1).optional(),
   RETRY_MAX_MS: int(1).optional(),
   REQUIRE_VERIFIED_DOMAIN: bool.default(false),
+  /**
+   * Operator overrides of the provider shaping table, as JSON: the document POSTLANE_SHAPING_FILE
+   * holds on Node (rates per pool and per IP, connections, reply automation). Validated at start.
+   */
+  SHAPING_POLICY: z.string().optional(),
 });
 
-export type WorkerSettings = z.infer<typeof WorkerEnvSchema>;
+export type WorkerSettings = z.infer<typeof WorkerEnvSchema> & { shapingPolicy?: ShapingPolicy };
 
 export function parseWorkerEnv(env: Record<string, unknown>): WorkerSettings {
   const present = Object.fromEntries(Object.entries(env).filter(([, v]) => typeof v === 'string' && v !== ''));
@@ -74,7 +80,21 @@ export function parseWorkerEnv(env: Record<string, unknown>): WorkerSettings {
   for (const binding of ['LEASE_HUB', 'RATE_COUNTER']) {
     if (!env[binding]) throw new Error(`invalid Worker bindings:\n  ${binding}: Durable Object binding missing (see wrangler.toml)`);
   }
-  return result.data;
+  return { ...result.data, shapingPolicy: result.data.SHAPING_POLICY ? parseShapingVar(result.data.SHAPING_POLICY) : undefined };
+}
+
+function parseShapingVar(text: string): ShapingPolicy {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`invalid Worker bindings:\n  SHAPING_POLICY: not JSON (${(error as Error).message}); give the shaping overrides document as a JSON string`);
+  }
+  try {
+    return loadShapingPolicy(doc);
+  } catch (error) {
+    throw new Error(`invalid Worker bindings:\n  SHAPING_POLICY: ${(error as Error).message}`);
+  }
 }
 
 export interface SharedDeps {
