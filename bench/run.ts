@@ -14,10 +14,9 @@
  * Optional: BENCH_CPU_PROF=1 writes a V8 CPU profile of each platform child (see the printed dir).
  * External edges: BENCH_EDGE_URLS=http://a,http://b BENCH_API_KEY=… adds an ingest run against them.
  */
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { freePort, killAllNow, nextMessage, spawnTs, stopAll, stopChild, sleep } from './lib/proc.ts';
 import { postfixToolsPresent, smtpSource, startSmtpSink, type SmtpSink } from './lib/smtp.ts';
 import { measureE2E, measureIngest, registerDomain, sendOne, type E2EResult, type EdgeTarget, type LoadResult } from './lib/measure.ts';
@@ -28,7 +27,6 @@ import { phaseShaped, printShaped, type ShapedReport } from './shaped.ts';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const CPU_PROF = process.env.BENCH_CPU_PROF === '1';
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 /** Every knob of the run, printed with the figures. */
 const P = {
@@ -45,6 +43,8 @@ const P = {
   e2eMessages: QUICK ? 2_000 : 10_000,
   e2ePostConcurrency: 4,
   e2eTimeoutMs: QUICK ? 20_000 : 45_000,
+  /** Three workerd, two sqld and two node processes share the cores: more time, same messages. */
+  clusterE2eTimeoutMs: QUICK ? 90_000 : 240_000,
   node: { capacity: 1_000, limits: { maxConnections: 20, maxMessagesPerConnection: 1_000 }, journalFsync: true, dkimWorkers: availableParallelism() },
   edgeEnv: {
     // The default tenant limit (5,000/s, burst 20,000) would answer 429 before the store is the limit.
@@ -54,6 +54,13 @@ const P = {
     POSTLANE_NODE_TOKEN: 'plnode_bench_0123456789abcdef',
   },
 } as const;
+
+/**
+ * The sink is one destination domain: the shipped table would shape it like an unknown receiver
+ * (300/min per IP). An operator relaying to their own sink raises its budget the same way, with
+ * a shaping file (embedded) or the SHAPING_POLICY var (Worker); AIMD and breakers stay on.
+ */
+const BENCH_SHAPING = { default: { ratePerIp: '6000000/min', ratePerPool: '6000000/min', maxConnectionsPerIp: 20, messagesPerConnection: 1000 } };
 
 const TARGETS = { ingestSingle: 2_500, ingestP99Ms: 25, ingestBatch: 5_000, e2eRsa: 1_000 };
 
@@ -86,11 +93,8 @@ interface Platform {
 async function startPlatform(name: string, node: PlatformChildConfig['node']): Promise<Platform> {
   const dataDir = join(dir, name);
   mkdirSync(dataDir, { recursive: true });
-  // The sink is one destination domain: the shipped table would shape it like an unknown
-  // receiver (300/min per IP). An operator relaying to their own sink raises its budget the
-  // same way, with a shaping file; AIMD and breakers stay on.
   const shapingFile = join(dir, 'shaping.json');
-  writeFileSync(shapingFile, JSON.stringify({ default: { ratePerIp: '6000000/min', ratePerPool: '6000000/min', maxConnectionsPerIp: 20, messagesPerConnection: 1000 } }));
+  writeFileSync(shapingFile, JSON.stringify(BENCH_SHAPING));
   const cfg: PlatformChildConfig = { dataDir, edgeEnv: { ...P.edgeEnv, POSTLANE_SHAPING_FILE: shapingFile }, node };
   if (CPU_PROF) mkdirSync(profDir, { recursive: true });
   const child = spawnTs('platform.ts', {
@@ -118,6 +122,16 @@ async function runChild<T>(script: string, env: Record<string, string>, timeoutM
 }
 
 // ---------------------------------------------------------------------------------------------
+interface ClusterResults {
+  single?: LoadResult;
+  batch?: LoadResult;
+  e2e?: E2EResult;
+  /** Messages at the sink per node (by the EHLO name each node greets the sink with). */
+  e2eBy?: Record<string, number>;
+  e2eDuplicates?: number;
+  error?: string;
+}
+
 interface Results {
   machine: { cores: number; cpu: string; node: string; quick: boolean };
   baselines?: { autocommitPerSec: number; txPerSec: number; rsaPerSec: number; edPerSec: number };
@@ -126,6 +140,7 @@ interface Results {
   smtp?: { reuse: { perSec: number }; newConn: { perSec: number }; tool: string };
   e2e: Record<string, (E2EResult & { dkim: string; dkimChecked: string; node?: any; jobs?: any; hub?: any }) | { error: string }>;
   external?: Record<string, { single?: LoadResult; batch?: LoadResult; e2e?: E2EResult; error?: string; note?: string }>;
+  cluster?: ClusterResults;
   notes: string[];
 }
 
@@ -246,46 +261,63 @@ async function phaseExternal() {
 }
 
 /**
- * The cluster variant (two workerd edge instances over sqld, test/helpers/cluster.ts): the same
- * measureIngest / measureE2E against `cluster.edges` URLs. Its sink is the helper's own
- * smtp-server (in this process), not smtp-sink, so its e2e is not the like-for-like ratio.
+ * The cluster variant (test/helpers/cluster.ts): two workerd edge instances sharing Durable
+ * Objects, sqld primary + replica, two MTA nodes (regions eu and us). The same measureE2E and
+ * measureIngest as the embedded runs, printed as ratios against them. Its sink is the helper's
+ * smtp-server in this process, not smtp-sink. e2e runs first, on an empty queue; then the nodes
+ * are stopped so ingest, like the embedded ingest run, measures the edge alone.
  */
 async function phaseCluster() {
-  const helper = join(ROOT, 'test/helpers/cluster.ts');
-  if (!existsSync(helper)) {
-    R.notes.push('cluster: test/helpers/cluster.ts not present; hook is phaseCluster() in bench/run.ts');
-    return;
-  }
   if (process.env.BENCH_CLUSTER === '0') return;
-  log('cluster: two workerd edges over sqld (test/helpers/cluster.ts)');
-  R.external ??= {};
-  let cluster: any = null;
+  log('cluster: two workerd edges over sqld, two MTA nodes (test/helpers/cluster.ts)');
+  let cluster: Awaited<ReturnType<typeof import('../test/helpers/cluster.ts').startCluster>> | null = null;
+  const out: ClusterResults = {};
+  R.cluster = out;
   try {
-    const mod = await import('../test/helpers/cluster.ts');
-    const started = mod.startCluster({ vars: { TENANT_RATE: '1000000', TENANT_BURST: '1000000' }, nodes: [{ region: 'eu', nodeId: 'bench-eu', capacity: P.node.capacity }], regions: ['eu'] });
-    cluster = await Promise.race([started, sleep(120_000).then(() => Promise.reject(new Error('cluster did not start within 120 s')))]);
-    const target: EdgeTarget = { label: 'cluster', urls: cluster.edges.map((e: { url: string }) => e.url), apiKey: cluster.apiKey };
+    const { startCluster } = await import('../test/helpers/cluster.ts');
+    const started = startCluster({
+      // Production lease timing, not the fault tests' 3 s TTL: under this load a heartbeat can
+      // wait seconds for the store, and an expired lease is delivered twice.
+      vars: { TENANT_RATE: '1000000', TENANT_BURST: '1000000', LOG_LEVEL: 'error', SHAPING_POLICY: JSON.stringify(BENCH_SHAPING), LEASE_TTL_MS: '60000', HEARTBEAT_MS: '10000' },
+      nodes: [
+        { region: 'eu', nodeId: 'bench-eu', capacity: P.node.capacity },
+        { region: 'us', nodeId: 'bench-us', capacity: P.node.capacity },
+      ],
+    });
+    cluster = await Promise.race([started, sleep(180_000).then(() => Promise.reject(new Error('cluster did not start within 180 s')))]);
+    const target: EdgeTarget = { label: 'cluster', urls: cluster.edges.map((e) => e.url), apiKey: cluster.apiKey };
     await registerDomain(target, 'shop.bench.test', 'rsa-sha256');
-    const { single, batch } = await ingestOn(target, 'shop.bench.test', 'cluster');
-    const mails = cluster.sink.mails as unknown[];
+    const mails = cluster.sink.mails;
+    // Counted by distinct recipient: a duplicate delivery must not make the run look complete.
+    const recipients = new Set<string>();
+    let counted = 0;
+    const distinct = () => {
+      for (; counted < mails.length; counted++) recipients.add(mails[counted].to.join(','));
+      return recipients.size;
+    };
     const sink: SmtpSink = {
       port: cluster.sink.port,
       get count() {
-        return mails.length;
+        return distinct();
       },
       async waitFor(n, timeoutMs) {
         const end = Date.now() + timeoutMs;
-        while (mails.length < n && Date.now() < end) await sleep(10);
-        return mails.length >= n ? Date.now() : null;
+        while (distinct() < n && Date.now() < end) await sleep(10);
+        return distinct() >= n ? Date.now() : null;
       },
       stop: async () => {},
     };
-    // The ingest runs above left their messages queued: e2e counts only what arrives beyond them.
-    R.external.cluster = { single, batch, note: 'sink = the helper\'s smtp-server in the bench process (not smtp-sink); e2e includes the ingest backlog draining' };
-    const e2e = await measureE2E(target, sink, { messages: P.e2eMessages, concurrency: P.e2ePostConcurrency, batchSize: P.batchSize, fromDomain: 'shop.bench.test', toDomain: 'dest.bench.test', runId: 'cluster-e2e', timeoutMs: P.e2eTimeoutMs });
-    R.external.cluster.e2e = e2e;
+    log('cluster e2e: batches through both edges, delivered by bench-eu and bench-us');
+    out.e2e = await measureE2E(target, sink, { messages: P.e2eMessages, concurrency: P.e2ePostConcurrency, batchSize: P.batchSize, fromDomain: 'shop.bench.test', toDomain: 'dest.bench.test', runId: 'cluster-e2e', timeoutMs: P.clusterE2eTimeoutMs });
+    out.e2eBy = Object.fromEntries([...cluster.nodes.keys()].map((id) => [id, mails.filter((m) => m.helo === `${id}.mta.test`).length]));
+    out.e2eDuplicates = mails.length - distinct();
+    for (const node of cluster.nodes.values()) await node.kill('SIGTERM');
+    log('cluster ingest: nodes stopped, messages stay queued (as the embedded ingest run)');
+    const { single, batch } = await ingestOn(target, 'shop.bench.test', 'cluster');
+    out.single = single;
+    out.batch = batch;
   } catch (err) {
-    R.external.cluster = { ...(R.external.cluster ?? {}), error: ((err as Error).message ?? String(err)).split('\n')[0].slice(0, 300) };
+    out.error = ((err as Error).message ?? String(err)).split('\n')[0].slice(0, 300);
   } finally {
     await cluster?.stop().catch(() => {});
   }
@@ -344,6 +376,32 @@ function printTable() {
     if (x.e2e) row(`${label}: e2e RSA, delivered/s`, n0(x.e2e.perSec), `${x.e2e.delivered}/${x.e2e.messages}`, ratio(x.e2e.perSec, s?.reuse.perSec) + ' of raw', '', x.e2e.complete ? '' : 'INCOMPLETE');
     if (x.error) row(`${label}`, 'FAILED', x.error.slice(0, 80), '', '', '');
   }
+  const cl = R.cluster;
+  if (cl) {
+    // The same measures through the cluster, each against the embedded run of this bench.
+    const rsa = R.e2e.rsa && !('error' in R.e2e.rsa) ? R.e2e.rsa : undefined;
+    const nonOk = (r: LoadResult) => Object.entries(r.statuses).filter(([c]) => !c.startsWith('2'));
+    if (cl.single) {
+      row('cluster ingest single c=32, msg/s', n0(cl.single.messagesPerSec), `embedded ${n0(i?.single.messagesPerSec)}`, ratio(cl.single.messagesPerSec, i?.single.messagesPerSec), '', '');
+      row('  latency p50 / p99 / max, ms', `${n1(cl.single.p50)} / ${n1(cl.single.p99)} / ${n1(cl.single.max)}`, `embedded p50 ${n1(i?.single.p50)} p99 ${n1(i?.single.p99)}`, '', '', '');
+    }
+    if (cl.batch) {
+      row(`cluster ingest batch ${P.batchSize}/req c=32, msg/s`, n0(cl.batch.messagesPerSec), `embedded ${n0(i?.batch.messagesPerSec)}`, ratio(cl.batch.messagesPerSec, i?.batch.messagesPerSec), '', '');
+      row('  request p50 / p99, ms', `${n1(cl.batch.p50)} / ${n1(cl.batch.p99)}`, `embedded p50 ${n1(i?.batch.p50)} p99 ${n1(i?.batch.p99)}`, '', '', '');
+    }
+    for (const [k, r] of [['single', cl.single], ['batch', cl.batch]] as const) {
+      if (r && nonOk(r).length) row(`  ${k} non-2xx`, nonOk(r).map(([c, v]) => `${c}×${v}`).join(' '), (r.errors[0] ?? '').slice(0, 100), '', '', '');
+    }
+    if (cl.single && cl.batch) {
+      row('  dedup: replays answered from key', `${cl.single.replays + cl.batch.replays}/${cl.single.replayChecked + cl.batch.replayChecked}`, '', '', 'all', yesNo(cl.single.replays + cl.batch.replays === cl.single.replayChecked + cl.batch.replayChecked));
+    }
+    if (cl.e2e) {
+      row('cluster e2e RSA-2048, delivered/s', n0(cl.e2e.perSec), `embedded ${n0(rsa?.perSec)}`, ratio(cl.e2e.perSec, rsa?.perSec), '', cl.e2e.complete ? '' : 'INCOMPLETE');
+      row('  delivered / sent, total s, ingest s', `${cl.e2e.delivered}/${cl.e2e.messages}, ${(cl.e2e.ms / 1000).toFixed(1)} s, ${(cl.e2e.ingestMs / 1000).toFixed(1)} s`, `by node ${JSON.stringify(cl.e2eBy)}; duplicates ${cl.e2eDuplicates}`, '', '', '');
+      if (nonOk(cl.e2e as unknown as LoadResult).length) row('  e2e non-2xx', nonOk(cl.e2e as unknown as LoadResult).map(([c, v]) => `${c}×${v}`).join(' '), (cl.e2e.errors[0] ?? '').slice(0, 100), '', '', '');
+    }
+    if (cl.error) row('cluster', 'FAILED', cl.error.slice(0, 100), '', '', '');
+  }
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
   const line = (r: string[]) => r.map((cell, c) => (c === 0 || c === 2 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ');
   console.log('');
@@ -355,6 +413,7 @@ function printTable() {
   if (b) console.log(`baselines: libSQL WAL/NORMAL ${n0(b.autocommitPerSec)} autocommit inserts/s, ${n0(b.txPerSec)}/s in 1,000-row transactions; RSA-2048 ${n0(b.rsaPerSec)} signs/s, Ed25519 ${n0(b.edPerSec)} signs/s (one thread)`);
   if (i) console.log(`ingest: ${n0(i.stored)} messages stored, avg MIME size ${n0(i.avgMessageBytes)} bytes; each request with its own Idempotency-Key; ${P.warmupMs} ms warm-up + ${P.ingestMs} ms measured`);
   console.log(`e2e: ${P.e2eMessages} messages posted in batches of ${P.batchSize} at c=${P.e2ePostConcurrency}, timed from the first POST to the sink's last message; node capacity ${P.node.capacity}, ${P.node.limits.maxConnections} connections, ${P.node.limits.maxMessagesPerConnection} msgs/connection, journal fsync ${P.node.journalFsync}, DKIM workers ${P.node.dkimWorkers}`);
+  if (R.cluster) console.log(`cluster: 2 workerd edges (+1 for the Durable Objects) over sqld primary + replica, nodes bench-eu and bench-us; e2e first on an empty queue (${P.e2eMessages} messages, sink = smtp-server in the bench process), then ingest with the nodes stopped; shaping policy SHAPING_POLICY = the embedded shaping file`);
   console.log('"DKIM off": every sending domain has a key (POST /v1/domains), so the cheap case is Ed25519 signing, not unsigned mail.');
   for (const n of R.notes) console.log(`note: ${n}`);
   if (CPU_PROF) console.log(`CPU profiles of the platform children: ${profDir}`);
@@ -380,8 +439,18 @@ function summaryJson() {
     e2e_rsa_msgs: e('rsa') && Math.round(e('rsa')!.perSec),
     e2e_ed25519_msgs: e('ed25519') && Math.round(e('ed25519')!.perSec),
     e2e_rsa_ratio_raw_reuse: e('rsa') && R.smtp && +(e('rsa')!.perSec / R.smtp.reuse.perSec).toFixed(3),
-    cluster: R.external?.cluster
-      ? { ingest_single_msgs: R.external.cluster.single && Math.round(R.external.cluster.single.messagesPerSec), ingest_batch_msgs: R.external.cluster.batch && Math.round(R.external.cluster.batch.messagesPerSec), e2e_msgs: R.external.cluster.e2e && Math.round(R.external.cluster.e2e.perSec), error: R.external.cluster.error }
+    cluster: R.cluster
+      ? {
+          ingest_single_msgs: R.cluster.single && Math.round(R.cluster.single.messagesPerSec),
+          ingest_single_p99_ms: R.cluster.single && +R.cluster.single.p99.toFixed(2),
+          ingest_batch_msgs: R.cluster.batch && Math.round(R.cluster.batch.messagesPerSec),
+          e2e_msgs: R.cluster.e2e && Math.round(R.cluster.e2e.perSec),
+          e2e_complete: R.cluster.e2e?.complete,
+          ratio_ingest_single: R.cluster.single && i ? +(R.cluster.single.messagesPerSec / i.single.messagesPerSec).toFixed(3) : undefined,
+          ratio_ingest_batch: R.cluster.batch && i ? +(R.cluster.batch.messagesPerSec / i.batch.messagesPerSec).toFixed(3) : undefined,
+          ratio_e2e_rsa: R.cluster.e2e && e('rsa') ? +(R.cluster.e2e.perSec / e('rsa')!.perSec).toFixed(3) : undefined,
+          error: R.cluster.error,
+        }
       : undefined,
     targets: { ingest_single_msgs: TARGETS.ingestSingle, ingest_single_p99_ms: TARGETS.ingestP99Ms, ingest_batch_msgs: TARGETS.ingestBatch, e2e_rsa_msgs: TARGETS.e2eRsa },
     met: {

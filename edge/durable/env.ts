@@ -10,9 +10,11 @@ import { drizzle } from 'drizzle-orm/libsql/web';
 import * as schema from '../store/schema.ts';
 import { LibsqlStore } from '../store/libsql-store.ts';
 import { guardStore } from '../store/guarded.ts';
+import { gateWrites } from './write-gate.ts';
 import { createSecrets } from '../secrets.ts';
 import { consoleLogger, type Logger } from '../logger.ts';
 import type { AppConfig, Secrets, Store } from '../ports.ts';
+import { loadShapingPolicy, type ShapingPolicy } from '../../shared/policy/providers.ts';
 import type { RateCounter } from './rate-counter.ts';
 import type { LeaseHubObject } from './lease-hub.ts';
 
@@ -36,8 +38,18 @@ export const WorkerEnvSchema = z.object({
   /** Regions that have a lease hub: work with no region constraint is offered to all of them. */
   REGIONS: z.string().default('default').transform((s) => s.split(',').map((r) => r.trim()).filter(Boolean)).pipe(z.array(region).min(1)),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
-  /** Past this a store call fails and the API answers 503 + Retry-After (SPEC §8). */
-  STORE_TIMEOUT_MS: int(100).default(2000),
+  /**
+   * Past this a store call fails and the API answers 503 + Retry-After (SPEC §8). Only a hung
+   * store needs it (a down one refuses at once); too short, and a busy isolate's own queueing
+   * reads as an outage. The same default as the Node edge.
+   */
+  STORE_TIMEOUT_MS: int(100).default(5000),
+  /**
+   * Write transactions one isolate sends to libSQL at once; more wait in the isolate (see
+   * write-gate.ts: sqld stalls under contending writers). Raise it for a remote Turso, where
+   * the round trip, not the server's single writer, bounds an isolate's writes.
+   */
+  STORE_WRITE_CONCURRENCY: int(1).default(1),
   MAX_MESSAGE_BYTES: int(1024).default(10 * 1024 * 1024),
   TENANT_RATE: int(1).default(5000),
   TENANT_BURST: int(1).default(20000),
@@ -49,9 +61,14 @@ export const WorkerEnvSchema = z.object({
   RETRY_INITIAL_MS: int(1).optional(),
   RETRY_MAX_MS: int(1).optional(),
   REQUIRE_VERIFIED_DOMAIN: bool.default(false),
+  /**
+   * Operator overrides of the provider shaping table, as JSON: the document POSTLANE_SHAPING_FILE
+   * holds on Node (rates per pool and per IP, connections, reply automation). Validated at start.
+   */
+  SHAPING_POLICY: z.string().optional(),
 });
 
-export type WorkerSettings = z.infer<typeof WorkerEnvSchema>;
+export type WorkerSettings = z.infer<typeof WorkerEnvSchema> & { shapingPolicy?: ShapingPolicy };
 
 export function parseWorkerEnv(env: Record<string, unknown>): WorkerSettings {
   const present = Object.fromEntries(Object.entries(env).filter(([, v]) => typeof v === 'string' && v !== ''));
@@ -63,7 +80,21 @@ export function parseWorkerEnv(env: Record<string, unknown>): WorkerSettings {
   for (const binding of ['LEASE_HUB', 'RATE_COUNTER']) {
     if (!env[binding]) throw new Error(`invalid Worker bindings:\n  ${binding}: Durable Object binding missing (see wrangler.toml)`);
   }
-  return result.data;
+  return { ...result.data, shapingPolicy: result.data.SHAPING_POLICY ? parseShapingVar(result.data.SHAPING_POLICY) : undefined };
+}
+
+function parseShapingVar(text: string): ShapingPolicy {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`invalid Worker bindings:\n  SHAPING_POLICY: not JSON (${(error as Error).message}); give the shaping overrides document as a JSON string`);
+  }
+  try {
+    return loadShapingPolicy(doc);
+  } catch (error) {
+    throw new Error(`invalid Worker bindings:\n  SHAPING_POLICY: ${(error as Error).message}`);
+  }
 }
 
 export interface SharedDeps {
@@ -79,7 +110,10 @@ export async function sharedDeps(env: Record<string, unknown>, svc: string): Pro
   const settings = parseWorkerEnv(env);
   // The client's concurrency limiter queues calls behind each other's I/O; on Workers a call
   // released by another request's completion is never woken, so it must never queue.
-  const client = createClient({ url: settings.DB_URL, authToken: settings.DB_AUTH_TOKEN, concurrency: 1_000_000 });
+  const client = gateWrites(createClient({ url: settings.DB_URL, authToken: settings.DB_AUTH_TOKEN, concurrency: 1_000_000 }), {
+    concurrency: settings.STORE_WRITE_CONCURRENCY,
+    maxWaitMs: settings.STORE_TIMEOUT_MS,
+  });
   const store = guardStore(new LibsqlStore(drizzle(client, { schema }), { groupCommit: false }), settings.STORE_TIMEOUT_MS);
   return {
     settings,

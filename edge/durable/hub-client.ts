@@ -79,4 +79,18 @@ export class DurableHubs implements LeaseHubPort {
     const all = await Promise.all(this.regions.map((r) => this.hub(r).summaries()));
     return all.flat();
   }
+
+  /**
+   * Each region's hub shapes its own leases: its breakers and adaptive rates are listed with the
+   * region they belong to (the token buckets behind them are shared RateCounter objects).
+   */
+  async reputation() {
+    const all = await Promise.all(this.regions.map(async (region) => ({ region, state: await this.hub(region).reputation() })));
+    const tag = <T extends object>(region: string, rows: T[]) => rows.map((row) => ({ region, ...row }));
+    return {
+      breakers: all.flatMap((a) => tag(a.region, a.state.breakers)),
+      rates: all.flatMap((a) => tag(a.region, a.state.rates)),
+      suspended_ips: all.flatMap((a) => tag(a.region, a.state.suspended_ips)),
+    };
+  }
 }

@@ -11,6 +11,8 @@
  */
 import { DurableObject } from 'cloudflare:workers';
 import { LeaseHub, type NodeConnection } from '../hub/hub.ts';
+import { Shaper } from '../hub/shaping.ts';
+import { DurableCounters } from './counters-client.ts';
 import { memoryMetrics } from '../metrics.ts';
 import type { NodeSummary, NodeTokenRecord } from '../ports.ts';
 import { sharedDeps, type WorkerBindings, type WorkerSettings } from './env.ts';
@@ -29,6 +31,7 @@ interface Attachment {
 
 export class LeaseHubObject extends DurableObject<WorkerBindings> {
   private hub!: LeaseHub;
+  private shaper!: Shaper;
   private settings!: WorkerSettings;
   private logger!: Logger;
   private region: string | null = null;
@@ -45,7 +48,11 @@ export class LeaseHubObject extends DurableObject<WorkerBindings> {
       const deps = await sharedDeps(env, 'lease-hub');
       this.settings = deps.settings;
       this.logger = deps.logger;
+      // Budgets live in the RateCounter objects, so every region's hub draws from the same
+      // provider and IP buckets; AIMD and breaker state is this region's own.
+      this.shaper = new Shaper({ counters: new DurableCounters(env.RATE_COUNTER), ...(deps.settings.shapingPolicy ? { policy: deps.settings.shapingPolicy } : {}) });
       this.hub = new LeaseHub({
+        shaper: this.shaper,
         store: deps.store,
         secrets: deps.secrets,
         logger: deps.logger,
@@ -113,6 +120,11 @@ export class LeaseHubObject extends DurableObject<WorkerBindings> {
   /** RPC: the region's welcomed nodes. */
   summaries(): NodeSummary[] {
     return this.hub.summaries();
+  }
+
+  /** RPC: this region's shaping state (breakers, adaptive rates, suspended IPs). */
+  reputation(): ReturnType<Shaper['snapshot']> {
+    return this.shaper.snapshot(Date.now());
   }
 
   private connection(ws: WebSocket): NodeConnection {

@@ -46,9 +46,13 @@ export interface ClusterOptions {
   verbose?: boolean;
   /** Sink behaviour: delay the RCPT reply for recipients the function returns a delay for. */
   sinkDelay?: (rcpt: string) => number;
+  /** Aborts a start under way (Ctrl-C during `npm run cluster`): what started is stopped. */
+  signal?: AbortSignal;
 }
 
 export interface SinkMail {
+  /** The EHLO name of the node that delivered it (`<nodeId>.mta.test`). */
+  helo: string;
   from: string;
   to: string[];
   raw: string;
@@ -74,6 +78,8 @@ export interface EdgeInstance {
 export interface ClusterNode {
   nodeId: string;
   region: string;
+  /** Resolves with the exit code or signal when the node's process ends. */
+  exited: Promise<number | string>;
   kill(signal?: NodeJS.Signals): Promise<void>;
   readonly running: boolean;
 }
@@ -111,9 +117,13 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-async function waitForPort(port: number, timeoutMs: number, what: string) {
+async function waitForPort(port: number, timeoutMs: number, what: string, child?: ChildProcess) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
+    // A process that died at start (bad flag, port taken) fails the start now, not at the deadline.
+    if (child && (child.exitCode !== null || child.signalCode !== null)) {
+      throw new Error(`${what} exited (${child.exitCode ?? child.signalCode}) before listening on ${port}; run with --verbose for its log`);
+    }
     const ok = await new Promise<boolean>((resolve) => {
       const s = tcpConnect(port, '127.0.0.1');
       s.once('connect', () => (s.destroy(), resolve(true)));
@@ -184,7 +194,7 @@ function sqld(opts: { name: string; dir: string; httpPort: number; grpcPort?: nu
       if (opts.primaryGrpc) args.push('--primary-grpc-url', opts.primaryGrpc);
       child = track(spawn(sqldBinary(), args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: opts.verbose ? 'info' : 'error' } }));
       pipeLog(child, opts.name, opts.verbose);
-      await waitForPort(opts.httpPort, 15_000, opts.name);
+      await waitForPort(opts.httpPort, 15_000, opts.name, child);
     },
     async kill() {
       await killProcess(child);
@@ -330,6 +340,7 @@ async function smtpSink(port: number, delay: (rcpt: string) => number) {
       stream.on('data', (c: Buffer) => chunks.push(c));
       stream.on('end', () => {
         mails.push({
+          helo: session.hostNameAppearsAs,
           from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
           to: session.envelope.rcptTo.map((r) => r.address),
           raw: Buffer.concat(chunks).toString('utf8'),
@@ -358,17 +369,27 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     if (!opts.dataDir) rmSync(dataDir, { recursive: true, force: true });
   };
 
+  // Every long step races the abort signal; each resource's cleanup is registered before it
+  // starts, so an abort (or a failure) half way through a start stops the half-started process.
+  const aborted = new Promise<never>((_, reject) => {
+    const fail = () => reject(new Error('cluster start aborted'));
+    if (opts.signal?.aborted) fail();
+    opts.signal?.addEventListener('abort', fail, { once: true });
+  });
+  aborted.catch(() => {});
+  const step = <T>(p: Promise<T>) => Promise.race([p, aborted]);
+
   try {
-    const script = await buildWorker();
+    const script = await step(buildWorker());
     const ports = opts.ports ?? {};
     const sqldPort = ports.sqld ?? (await freePort());
     const grpcPort = await freePort();
     const primary = sqld({ name: 'sqld-primary', dir: join(dataDir, 'primary.sqld'), httpPort: sqldPort, grpcPort, verbose });
-    await primary.start();
     cleanups.push(() => primary.kill());
+    await step(primary.start());
     const replica = sqld({ name: 'sqld-replica', dir: join(dataDir, 'replica.sqld'), httpPort: await freePort(), primaryGrpc: `http://127.0.0.1:${grpcPort}`, verbose });
-    await replica.start();
     cleanups.push(() => replica.kill());
+    await step(replica.start());
 
     // Migrations and the first tenant, over HTTP against the primary (the Worker never migrates).
     const { client, db } = await openDatabase(primary.url);
@@ -390,7 +411,9 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       MASTER_KEY: masterKey,
       REGIONS: regions.join(','),
       LOG_LEVEL: verbose ? 'info' : 'warn',
-      STORE_TIMEOUT_MS: '1500',
+      // A dead sqld refuses connections at once (503 in ms); the timeout is only for a hung one, and
+      // must stay above the isolate's own queueing when two cores run the whole cluster under load.
+      STORE_TIMEOUT_MS: '5000',
       LEASE_TTL_MS: '3000',
       HEARTBEAT_MS: '500',
       HUB_TICK_MS: '250',
@@ -403,13 +426,13 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     mkdirSync(registry, { recursive: true });
 
     const objects = workerd({ name: 'objects', script, port: await freePort(), vars, registry, persist, hostsObjects: true, verbose });
-    await objects.start();
     cleanups.push(() => objects.kill());
+    await step(objects.start());
     const edges: EdgeInstance[] = [];
     for (const [name, port] of [['edge-a', ports.edgeA], ['edge-b', ports.edgeB]] as const) {
       const edge = workerd({ name, script, port: port ?? (await freePort()), vars, registry, persist: join(dataDir, `unused-${name}`), hostsObjects: false, verbose });
-      await edge.start();
       cleanups.push(() => edge.kill());
+      await step(edge.start());
       edges.push(edge);
     }
 
@@ -446,6 +469,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       const node: ClusterNode = {
         nodeId: spec.nodeId,
         region: spec.region,
+        exited: new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown'))),
         get running() {
           return child.exitCode === null && child.signalCode === null;
         },
@@ -475,7 +499,12 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     };
     const specs = opts.nodes ?? regions.map((region) => ({ region, nodeId: `node-${region}` }));
     await Promise.all(specs.map((s) => startNode(s)));
-    await waitForNodes(cluster, specs.map((s) => s.nodeId), 30_000);
+    // A node process that exits before its hub welcomes it fails the start at once.
+    const nodeDied = new Promise<never>((_, reject) => {
+      for (const node of nodes.values()) node.exited.then((code) => reject(new Error(`MTA node ${node.nodeId} exited (${code}) during start; run with --verbose for its log`)));
+    });
+    nodeDied.catch(() => {});
+    await step(Promise.race([waitForNodes(cluster, specs.map((s) => s.nodeId), 30_000), nodeDied]));
     return cluster;
   } catch (error) {
     await stopAll();
