@@ -6,6 +6,7 @@
  * not here (see docs/deploy.md).
  */
 import { createApp } from './app.ts';
+import { dohMailDomains } from './adapters/doh-mail-domains.ts';
 import { memoryMetrics } from './metrics.ts';
 import { sharedDeps, type WorkerBindings } from './durable/env.ts';
 import { DurableCounters } from './durable/counters-client.ts';
@@ -32,6 +33,7 @@ async function bind(env: WorkerBindings): Promise<Bound> {
     config: deps.config,
     logger: deps.logger,
     metrics: memoryMetrics(),
+    ...(deps.settings.DOH_URL === 'off' ? {} : { mailDomains: dohMailDomains({ endpoint: deps.settings.DOH_URL }) }),
   });
   return { app, hubs };
 }

@@ -66,6 +66,11 @@ export const WorkerEnvSchema = z.object({
    * holds on Node (rates per pool and per IP, connections, reply automation). Validated at start.
    */
   SHAPING_POLICY: z.string().optional(),
+  /**
+   * DNS-over-HTTPS resolver (JSON API) for the outreach recipient check at accept; `off` skips
+   * the MX check (role and disposable checks still apply).
+   */
+  DOH_URL: z.union([z.literal('off'), z.string().url()]).default('https://cloudflare-dns.com/dns-query'),
 });
 
 export type WorkerSettings = z.infer<typeof WorkerEnvSchema> & { shapingPolicy?: ShapingPolicy };

@@ -4,7 +4,7 @@
  * the hub of the token's region. Work signals are coalesced per region: one notify in flight,
  * at most one more queued behind it.
  */
-import type { LeaseHubPort, Logger, NodeSummary, Store } from '../ports.ts';
+import type { FeedbackSignal, LeaseHubPort, LiveWarmup, Logger, NodeSummary, Store } from '../ports.ts';
 import { sha256Hex } from '../../shared/ids.ts';
 import { ApiError } from '../../shared/errors.ts';
 import type { LeaseHubObject } from './lease-hub.ts';
@@ -78,6 +78,32 @@ export class DurableHubs implements LeaseHubPort {
   async nodes(): Promise<NodeSummary[]> {
     const all = await Promise.all(this.regions.map((r) => this.hub(r).summaries()));
     return all.flat();
+  }
+
+  /** Every region's hub keeps its own breakers for a pool that may serve it: each hears the signal. */
+  async feedback(signal: FeedbackSignal): Promise<void> {
+    await Promise.all(this.regions.map((r) => this.hub(r).feedback(signal)));
+  }
+
+  /** Live warm-up counts: a warm-up's sends are the sum over the region hubs that count it. */
+  async warmups(): Promise<LiveWarmup[]> {
+    const byId = new Map<string, LiveWarmup>();
+    for (const list of await Promise.all(this.regions.map((r) => this.hub(r).warmups()))) {
+      for (const w of list) {
+        const seen = byId.get(w.id);
+        if (!seen) byId.set(w.id, structuredClone(w));
+        else for (const [provider, p] of Object.entries(w.providers)) {
+          const mine = seen.providers[provider];
+          if (!mine) seen.providers[provider] = structuredClone(p);
+          else mine.sentToday += p.sentToday;
+        }
+      }
+    }
+    return [...byId.values()];
+  }
+
+  async warmupsChanged(): Promise<void> {
+    await Promise.all(this.regions.map((r) => this.hub(r).warmupsChanged()));
   }
 
   /**

@@ -12,9 +12,11 @@
 import { DurableObject } from 'cloudflare:workers';
 import { LeaseHub, type NodeConnection } from '../hub/hub.ts';
 import { Shaper } from '../hub/shaping.ts';
+import { WarmupGate } from '../hub/warmup.ts';
+import { policyFor } from '../services/policy.ts';
 import { DurableCounters } from './counters-client.ts';
 import { memoryMetrics } from '../metrics.ts';
-import type { NodeSummary, NodeTokenRecord } from '../ports.ts';
+import type { FeedbackSignal, LiveWarmup, NodeSummary, NodeTokenRecord } from '../ports.ts';
 import { sharedDeps, type WorkerBindings, type WorkerSettings } from './env.ts';
 import type { Logger } from '../logger.ts';
 
@@ -32,6 +34,7 @@ interface Attachment {
 export class LeaseHubObject extends DurableObject<WorkerBindings> {
   private hub!: LeaseHub;
   private shaper!: Shaper;
+  private warmup!: WarmupGate;
   private settings!: WorkerSettings;
   private logger!: Logger;
   private region: string | null = null;
@@ -50,7 +53,16 @@ export class LeaseHubObject extends DurableObject<WorkerBindings> {
       this.logger = deps.logger;
       // Budgets live in the RateCounter objects, so every region's hub draws from the same
       // provider and IP buckets; AIMD and breaker state is this region's own.
-      this.shaper = new Shaper({ counters: new DurableCounters(env.RATE_COUNTER), ...(deps.settings.shapingPolicy ? { policy: deps.settings.shapingPolicy } : {}) });
+      // Warm-up counts are this hub's (a pool warmed from two regions counts per region); lane
+      // budgets resolve the tenant's policy from the store, as the API does.
+      this.warmup = new WarmupGate({ store: deps.store, logger: deps.logger });
+      const policies = { store: deps.store };
+      this.shaper = new Shaper({
+        counters: new DurableCounters(env.RATE_COUNTER),
+        warmup: this.warmup,
+        lanePolicy: (at, now) => policyFor(policies, at, now),
+        ...(deps.settings.shapingPolicy ? { policy: deps.settings.shapingPolicy } : {}),
+      });
       this.hub = new LeaseHub({
         shaper: this.shaper,
         store: deps.store,
@@ -65,6 +77,8 @@ export class LeaseHubObject extends DurableObject<WorkerBindings> {
         },
         connectedRegions: () => this.connectedRegions(),
       });
+      // Breakers, rates and suspensions in force before this object was (re)started.
+      await this.hub.restoreShaping().catch((error) => this.logger.warn({ err: String(error) }, 'could not restore shaping state'));
     });
   }
 
@@ -120,6 +134,21 @@ export class LeaseHubObject extends DurableObject<WorkerBindings> {
   /** RPC: the region's welcomed nodes. */
   summaries(): NodeSummary[] {
     return this.hub.summaries();
+  }
+
+  /** RPC: a complaint or late bounce for this region's breakers (and the outreach guard). */
+  async feedback(signal: FeedbackSignal): Promise<void> {
+    await this.hub.feedback(signal);
+  }
+
+  /** RPC: this hub's live warm-up counts. */
+  warmups(): LiveWarmup[] {
+    return this.warmup.snapshot();
+  }
+
+  /** RPC: a warm-up was started or stopped through the API. */
+  async warmupsChanged(): Promise<void> {
+    await this.warmup.reload(Date.now(), true);
   }
 
   /** RPC: this region's shaping state (breakers, adaptive rates, suspended IPs). */

@@ -419,6 +419,8 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       HUB_TICK_MS: '250',
       RETRY_INITIAL_MS: '200',
       RETRY_MAX_MS: '1000',
+      // Tests reach nothing beyond loopback: no DNS-over-HTTPS for the outreach MX check.
+      DOH_URL: 'off',
       ...opts.vars,
     };
     const registry = join(dataDir, 'dev-registry');
