@@ -10,6 +10,7 @@ import { createClient } from '@libsql/client';
 import { WebSocket } from 'ws';
 import { callApi, startCluster, type Cluster } from '../helpers/cluster.ts';
 import { waitFor } from '../helpers/platform.ts';
+import { buildArfReport } from '../simulator/provider-sim.ts';
 
 let cluster: Cluster;
 let dnsTxt: string;
@@ -57,6 +58,26 @@ describe('cluster: two workerd edges, shared Durable Objects, sqld', { timeout: 
       },
     });
     assert.equal(auth.dkim.results[0]?.status.result, 'pass', JSON.stringify(auth.dkim.results[0]?.status));
+  });
+
+  test('a complaint posted to edge A suppresses the recipient everywhere and reaches the region hubs', async () => {
+    const mail = cluster.sink.mails.find((m) => m.to.includes('spine@example.com'));
+    assert.ok(mail, 'the spine message was delivered first');
+    // What the receiver's feedback loop sends back: an ARF report (RFC 5965) around the original.
+    const report = buildArfReport({ provider: 'other', ip: '127.0.0.1', mailFrom: mail.from, rcpt: 'spine@example.com', original: mail.raw, at: new Date() });
+    const res = await fetch(`${cluster.edges[0].url}/v1/inbound`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${cluster.apiKey}`, 'content-type': 'message/rfc822' },
+      body: report,
+    });
+    const body = (await res.json()) as { matched: boolean; kind: string; actions: string[] };
+    assert.equal(res.status, 202, JSON.stringify(body));
+    assert.equal(body.matched, true, JSON.stringify(body));
+    assert.equal(body.kind, 'complaint');
+    assert.ok(body.actions.includes('signal:complaint'), `the Worker's hubs took the signal: ${body.actions.join(', ')}`);
+    const again = await cluster.api(cluster.edges[1], 'POST', '/v1/messages', msg({ to: 'spine@example.com' }));
+    assert.equal(again.status, 202, JSON.stringify(again.body));
+    assert.deepEqual(again.body.suppressed, ['spine@example.com']);
   });
 
   test('the same Idempotency-Key on both edges makes one message', async () => {
