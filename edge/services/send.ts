@@ -158,12 +158,7 @@ export async function sendMessages(
 
 const WEEKDAY_NUMBER = { sun: 0, mon: 1, tue: 2, wed: 3, thu: 4, fri: 5, sat: 6 } as const;
 
-/**
- * Per-lane policy at accept: outreach recipients are verified (role accounts, disposable
- * domains) and held to the tenant's daily cap; lanes with a send window (outreach's business
- * hours) carry it into the jobs' constraints unless the message set its own.
- */
-/** MX answers for the outreach recipients' domains, asked in parallel and cached per app. */
+/** MX answers for the outreach recipients' domains, asked in parallel (the adapters cache them). */
 async function mailDomainsOf(c: Context<AppEnv>, domains: string[]): Promise<Map<string, boolean | null>> {
   const { mailDomains } = c.get('deps');
   const out = new Map<string, boolean | null>();
@@ -172,6 +167,11 @@ async function mailDomainsOf(c: Context<AppEnv>, domains: string[]): Promise<Map
   return out;
 }
 
+/**
+ * Per-lane policy at accept: outreach recipients are verified (role accounts, disposable
+ * domains) and held to the tenant's daily cap; lanes with a send window (outreach's business
+ * hours) carry it into the jobs' constraints unless the message set its own.
+ */
 async function applyLanePolicies(c: Context<AppEnv>, tenantId: string, items: NewMessage[], shape: 'single' | 'batch', now: number) {
   const deps = c.get('deps');
   let outreachRecipients = 0;
@@ -184,15 +184,17 @@ async function applyLanePolicies(c: Context<AppEnv>, tenantId: string, items: Ne
       guard = policy.outreach;
       // Complaints paused this tenant's or sender domain's outreach (SPEC §4 guard-rails).
       if (item.jobs.some((j) => j.state === 'queued')) await assertOutreachNotPaused(deps, tenantId, item.message.fromDomain, now);
-      const mx = await mailDomainsOf(c, item.jobs.map((j) => j.domain));
-      for (const job of item.jobs) {
+      // Suppressed recipients are never sent: no DNS lookup, no verdict for them.
+      const sendable = item.jobs.filter((j) => j.state !== 'suppressed');
+      const mx = await mailDomainsOf(c, sendable.map((j) => j.domain));
+      for (const job of sendable) {
         const check = verifyRecipient(job.recipient, deps.mailDomains ? (mx.get(job.domain) ?? null) : true);
         if (check.ok && check.flags.length === 0) continue;
         if (!check.ok && guard.verification === 'reject') throw invalid(at(job.recipientKind), `${job.recipient}: ${check.reason} (outreach lane policy)`);
         // `flag`, or flags that do not fail the check (mx_unknown): queued, and the trace says so.
         item.events.push({ messageId: item.message.id, jobId: job.id, type: 'recipient_flagged', at: now, data: { recipient: job.recipient, flags: check.flags, reason: check.reason } });
       }
-      outreachRecipients += item.jobs.filter((j) => j.state !== 'suppressed').length;
+      outreachRecipients += sendable.length;
     }
     const constraints = (item.message.constraints ?? {}) as Record<string, unknown>;
     if (policy.sendWindow && !constraints.send_window) {
