@@ -99,7 +99,8 @@ async function startPlatform(name: string, node: PlatformChildConfig['node']): P
   if (CPU_PROF) mkdirSync(profDir, { recursive: true });
   const child = spawnTs('platform.ts', {
     env: { BENCH_PLATFORM: JSON.stringify(cfg) },
-    nodeFlags: CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`] : [],
+    // One directory per child: the tsx loader thread writes a profile of its own beside the main thread's.
+    nodeFlags: CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${join(profDir, name)}`] : [],
   });
   const ready = await nextMessage<{ url: string; apiKey: string }>(child, 'ready', 60_000);
   return {

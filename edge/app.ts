@@ -3,11 +3,12 @@
  * `edge/worker.ts` bind the ports and hand requests in.
  */
 import { OpenAPIHono } from '@hono/zod-openapi';
-import { bodyLimit } from 'hono/body-limit';
+import type { MiddlewareHandler } from 'hono';
 import type { AppEnv } from './context.ts';
 import type { AppDeps } from './ports.ts';
 import { ApiError } from '../shared/errors.ts';
 import { onError } from './middleware/errors.ts';
+import { limitBody } from './middleware/body-limit.ts';
 import { registerHealth } from './routes/health.ts';
 import { registerSendMessage } from './routes/messages-send.ts';
 import { registerSendBatch } from './routes/messages-batch.ts';
@@ -26,7 +27,12 @@ export const API_VERSION = '0.1.0';
 /** A batch carries up to 1,000 messages; its body may be this many times one message's limit. */
 const BATCH_BODY_FACTOR = 4;
 
-export function createApp(deps: AppDeps) {
+export interface AppOptions {
+  /** Runtime middleware that runs before everything else (the Node entry's body reader). */
+  runtime?: MiddlewareHandler<AppEnv>[];
+}
+
+export function createApp(deps: AppDeps, options: AppOptions = {}) {
   const app = new OpenAPIHono<AppEnv>({
     // Every validation failure names the field and the reason (SPEC §2).
     defaultHook: (result) => {
@@ -48,16 +54,17 @@ export function createApp(deps: AppDeps) {
       deps.metrics.observe('postlane_accept_duration_seconds', { route }, (performance.now() - started) / 1000);
     }
   });
+  for (const middleware of options.runtime ?? []) app.use('*', middleware);
 
   const tooLarge = () => {
     throw new ApiError('payload_too_large', 'the request body is over the size limit', { limit: deps.config.maxMessageBytes });
   };
   // Base64 attachments grow by 4/3, and JSON adds its own; the per-message check is exact.
   const singleLimit = Math.ceil(deps.config.maxMessageBytes * 1.4) + 64 * 1024;
-  app.use('/v1/messages', bodyLimit({ maxSize: singleLimit, onError: tooLarge }));
-  app.use('/v1/messages/batch', bodyLimit({ maxSize: singleLimit * BATCH_BODY_FACTOR, onError: tooLarge }));
+  app.use('/v1/messages', limitBody(singleLimit, tooLarge));
+  app.use('/v1/messages/batch', limitBody(singleLimit * BATCH_BODY_FACTOR, tooLarge));
   // A report carries (part of) the original message: one message's limit plus room for the report.
-  app.use('/v1/inbound', bodyLimit({ maxSize: deps.config.maxMessageBytes + 256 * 1024, onError: tooLarge }));
+  app.use('/v1/inbound', limitBody(deps.config.maxMessageBytes + 256 * 1024, tooLarge));
 
   app.onError(onError);
   app.notFound((c) => c.json(new ApiError('not_found', `no route ${c.req.method} ${c.req.path}`).toBody(), 404));

@@ -5,7 +5,7 @@
  * (RFC 5322 §2.1.1). The message is built once so every retry sends the same bytes.
  */
 import type { Mailbox } from './address.ts';
-import { base64 } from './ids.ts';
+import { base64, randomChars } from './ids.ts';
 
 export interface MimeAttachment {
   filename: string;
@@ -60,31 +60,43 @@ export function formatMailbox(m: Mailbox): string {
   return `${name} <${m.address}>`;
 }
 
+/** Each byte's quoted-printable token (RFC 2045 §6.7 rules 1-2): itself when printable, else =XX. */
+const QP_TOKEN = Array.from({ length: 256 }, (_, b) =>
+  (b >= 33 && b <= 126 && b !== 61) || b === 0x20 || b === 0x09 ? String.fromCharCode(b) : `=${b.toString(16).toUpperCase().padStart(2, '0')}`,
+);
+/** A line that needs no encoding at all: printable ASCII without "=", not ending in white space (rule 3). */
+const QP_LITERAL_LINE = /^[	 -<>-~]*[!-<>-~]$/;
+/** Encoded lines stay within 76 characters (rule 5): 75 plus the soft break's "=". */
+const QP_LINE = 75;
+
 /** RFC 2045 §6.7 quoted-printable with soft line breaks at 76 characters. */
 export function quotedPrintable(text: string): string {
   const lines = text.replace(/\r\n|\r|\n/g, '\n').split('\n');
-  return lines
-    .map((line) => {
-      let out = '';
-      let lineLen = 0;
-      const bytes = encoder.encode(line);
-      for (let i = 0; i < bytes.length; i++) {
-        const b = bytes[i];
-        const last = i === bytes.length - 1;
-        let token: string;
-        if ((b === 0x20 || b === 0x09) && last) token = b === 0x20 ? '=20' : '=09';
-        else if ((b >= 33 && b <= 126 && b !== 61) || b === 0x20 || b === 0x09) token = String.fromCharCode(b);
-        else token = `=${b.toString(16).toUpperCase().padStart(2, '0')}`;
-        if (lineLen + token.length > 75) {
-          out += `=${CRLF}`;
-          lineLen = 0;
-        }
-        out += token;
-        lineLen += token.length;
-      }
-      return out;
-    })
-    .join(CRLF);
+  return lines.map(quotedPrintableLine).join(CRLF);
+}
+
+function quotedPrintableLine(line: string): string {
+  if (line === '') return '';
+  if (QP_LITERAL_LINE.test(line)) {
+    if (line.length <= QP_LINE) return line;
+    const parts: string[] = [];
+    for (let i = 0; i < line.length; i += QP_LINE) parts.push(line.slice(i, i + QP_LINE));
+    return parts.join(`=${CRLF}`);
+  }
+  let out = '';
+  let lineLen = 0;
+  const bytes = encoder.encode(line);
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i];
+    const token = (b === 0x20 || b === 0x09) && i === bytes.length - 1 ? (b === 0x20 ? '=20' : '=09') : QP_TOKEN[b];
+    if (lineLen + token.length > QP_LINE) {
+      out += `=${CRLF}`;
+      lineLen = 0;
+    }
+    out += token;
+    lineLen += token.length;
+  }
+  return out;
 }
 
 function wrapBase64(b64: string): string {
@@ -92,8 +104,8 @@ function wrapBase64(b64: string): string {
 }
 
 function boundary(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(12));
-  return `=_pl_${[...bytes].map((b) => b.toString(16).padStart(2, '0')).join('')}`;
+  // RFC 2046 §5.1.1: "=_" cannot occur in quoted-printable text, so no body line matches it.
+  return `=_pl_${randomChars(24)}`;
 }
 
 function textPart(contentType: string, body: string): string {

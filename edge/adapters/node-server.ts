@@ -9,6 +9,10 @@ import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
+import { preloadNodeBodies } from './node-body.ts';
+
+/** Bodies up to this size are read straight off the socket (node-body.ts); larger ones stream. */
+const NODE_BODY_PRELOAD_BYTES = 1024 * 1024;
 import { createClient, type Client } from '@libsql/client';
 import { drizzle } from 'drizzle-orm/libsql/node';
 import { migrate } from 'drizzle-orm/libsql/migrator';
@@ -190,7 +194,7 @@ export async function startEdge(env: NodeEnv, options: StartEdgeOptions = {}): P
     },
   };
   appDeps = deps;
-  const app = createApp(deps);
+  const app = createApp(deps, { runtime: [preloadNodeBodies(NODE_BODY_PRELOAD_BYTES)] });
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
   const server = await new Promise<Server>((resolveServer) => {

@@ -27,5 +27,8 @@ export const onError: ErrorHandler<AppEnv> = (error, c) => {
   }
   deps?.metrics.inc('postlane_api_rejections_total', { code: apiError.code });
   if (apiError.retryAfterSeconds !== undefined) c.header('Retry-After', String(apiError.retryAfterSeconds));
+  // The refused body was never read off the connection: close it rather than let the client
+  // send its next request behind the leftover bytes (RFC 9110 §15.5.14).
+  if (apiError.code === 'payload_too_large') c.header('Connection', 'close');
   return c.json(apiError.toBody(), apiError.status as 400);
 };

@@ -24,10 +24,13 @@ import type {
 } from '../ports.ts';
 import type { DeliveryJobRow, MessageEventRow } from './schema.ts';
 import type { MessageListQuery } from '../../shared/api.ts';
+import type { Client, InStatement } from '@libsql/client';
+import { rowInserter } from './rows.ts';
 
 const { apiKeys, deliveryJobs, idempotencyKeys, messageEvents, messages, nodeTokens, nodes, policyEvents, pools, sendingDomains, tenantPolicies } = schema;
 
-export type PostlaneDb = LibSQLDatabase<typeof schema>;
+/** The drizzle database with its libSQL client: the hot write path talks to the client directly. */
+export type PostlaneDb = LibSQLDatabase<typeof schema> & { $client: Client };
 
 interface PendingAccept {
   tenantId: string;
@@ -61,12 +64,16 @@ function isUniqueViolation(error: unknown, table: string): boolean {
   return false;
 }
 
+/** Node's setImmediate where it exists; elsewhere a zero timer. */
+const nextMacrotask = (): Promise<void> => new Promise((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0)));
+
 const LANE_ORDER = sql`CASE ${deliveryJobs.lane} WHEN 'transactional' THEN 0 WHEN 'lifecycle' THEN 1 ELSE 2 END`;
 
 export interface LibsqlStoreOptions {
   /**
-   * Share one transaction among concurrent accepts (default on). Off on Workers: there a
-   * promise settled by another request's I/O is not allowed to wake this request.
+   * Share one transaction among concurrent accepts, and one query among concurrent suppression
+   * lookups (default on). Off on Workers: there a promise settled by another request's I/O is
+   * not allowed to wake this request.
    */
   groupCommit?: boolean;
 }
@@ -115,10 +122,11 @@ export class LibsqlStore implements Store {
   }
 
   /**
-   * Group commit: accepts that arrive while a commit is in flight share the next transaction,
-   * so concurrent requests cost one commit instead of one each. A group that fails (typically
-   * one request's idempotency key already taken) is retried request by request, so each caller
-   * gets its own outcome and no request's rows depend on another's.
+   * Group commit: accepts that arrive while a commit is in flight, or in the same turn of the
+   * event loop, share the next transaction, so concurrent requests cost one commit instead of
+   * one each. A group that fails (typically one request's idempotency key already taken) is
+   * retried request by request, so each caller gets its own outcome and no request's rows
+   * depend on another's.
    */
   acceptMessages(tenantId: string, items: NewMessage[], idem: IdempotencyClaim | null): Promise<AcceptOutcome> {
     if (!this.groupCommit) return this.acceptOne({ tenantId, items, idem, resolve: () => {}, reject: () => {} });
@@ -130,15 +138,25 @@ export class LibsqlStore implements Store {
 
   private pendingAccepts: PendingAccept[] = [];
   private committing = false;
+  private readonly inserts = {
+    messages: rowInserter(messages),
+    jobs: rowInserter(deliveryJobs),
+    events: rowInserter(messageEvents),
+    idempotencyKeys: rowInserter(idempotencyKeys),
+  };
 
   private async commitPending() {
     this.committing = true;
     try {
+      // The embedded libSQL driver runs a transaction synchronously: without this yield no
+      // other request could ever join the group. One macrotask lets every request whose body
+      // was read in this turn reach the queue first.
+      await nextMacrotask();
       while (this.pendingAccepts.length > 0) {
         const group = this.pendingAccepts.splice(0, GROUP_COMMIT_MAX);
         if (group.length > 1) {
           try {
-            await this.db.batch(group.flatMap((p) => this.acceptStatements(p)) as unknown as [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]]);
+            await this.db.$client.batch(this.acceptStatements(group), 'write');
             for (const p of group) p.resolve({ kind: 'accepted' });
             continue;
           } catch {
@@ -146,40 +164,46 @@ export class LibsqlStore implements Store {
           }
         }
         for (const p of group) await this.acceptOne(p).then(p.resolve, p.reject);
+        await nextMacrotask();
       }
     } finally {
       this.committing = false;
     }
   }
 
-  private acceptStatements({ tenantId, items, idem }: PendingAccept): BatchItem<'sqlite'>[] {
-    const statements: BatchItem<'sqlite'>[] = [];
-    if (idem) {
-      // A stale key (older than the replay window) is released in the same transaction.
+  /** The writes of a group of accepts as one statement per table (per chunk of rows). */
+  private acceptStatements(group: PendingAccept[]): InStatement[] {
+    const statements: InStatement[] = [];
+    const claims = group.filter((p) => p.idem).map((p) => ({ tenantId: p.tenantId, idem: p.idem!, createdAt: p.items[0]?.message.createdAt ?? Date.now() }));
+    if (claims.length > 0) {
+      // A stale key (older than the replay window) is released in the same transaction. The
+      // group's oldest cut-off is used for all: a key it leaves in place only sends its request
+      // down the one-by-one path, which uses its own.
+      const cutoff = Math.min(...claims.map((c) => c.idem.expiresBefore));
+      statements.push({
+        sql: `DELETE FROM "idempotency_keys" WHERE ("tenant_id", "key") IN (VALUES ${claims.map(() => '(?, ?)').join(', ')}) AND "created_at" < ?`,
+        args: [...claims.flatMap((c) => [c.tenantId, c.idem.key]), cutoff],
+      });
       statements.push(
-        this.db
-          .delete(idempotencyKeys)
-          .where(and(eq(idempotencyKeys.tenantId, tenantId), eq(idempotencyKeys.key, idem.key), sql`${idempotencyKeys.createdAt} < ${idem.expiresBefore}`)),
-        this.db.insert(idempotencyKeys).values({
-          tenantId,
-          key: idem.key,
-          requestHash: idem.requestHash,
-          status: idem.status,
-          response: idem.response,
-          createdAt: items[0]?.message.createdAt ?? Date.now(),
-        }),
+        ...this.inserts.idempotencyKeys.statements(
+          claims.map(({ tenantId, idem, createdAt }) => ({ tenantId, key: idem.key, requestHash: idem.requestHash, status: idem.status, response: idem.response, createdAt })),
+          INSERT_CHUNK,
+        ),
       );
     }
-    for (const part of chunks(items.map((i) => i.message), 50)) statements.push(this.db.insert(messages).values(part));
-    for (const part of chunks(items.flatMap((i) => i.jobs))) statements.push(this.db.insert(deliveryJobs).values(part));
-    for (const part of chunks(items.flatMap((i) => i.events))) statements.push(this.db.insert(messageEvents).values(part));
+    const items = group.flatMap((p) => p.items);
+    statements.push(
+      ...this.inserts.messages.statements(items.map((i) => i.message), 50),
+      ...this.inserts.jobs.statements(items.flatMap((i) => i.jobs), INSERT_CHUNK),
+      ...this.inserts.events.statements(items.flatMap((i) => i.events), INSERT_CHUNK),
+    );
     return statements;
   }
 
   private async acceptOne(p: PendingAccept): Promise<AcceptOutcome> {
     const { tenantId, idem } = p;
     try {
-      await this.db.batch(this.acceptStatements(p) as unknown as [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]]);
+      await this.db.$client.batch(this.acceptStatements([p]), 'write');
       return { kind: 'accepted' };
     } catch (error) {
       if (!idem || !isUniqueViolation(error, 'idempotency_keys')) throw error;
@@ -550,7 +574,37 @@ export class LibsqlStore implements Store {
     return added;
   }
 
-  async findSuppressions(tenantId: string, addresses: string[]) {
+  /**
+   * Checked on every accept, so concurrent lookups (Node) share one query per tenant: the
+   * lookups of one event-loop turn are answered together on the next. Nothing is cached, so
+   * a suppression added a moment ago applies to the next request.
+   */
+  findSuppressions(tenantId: string, addresses: string[]): Promise<schema.SuppressionRow[]> {
+    if (!this.groupCommit) return this.querySuppressions(tenantId, addresses);
+    return new Promise((resolve, reject) => {
+      this.pendingLookups.push({ tenantId, addresses, resolve, reject });
+      if (this.pendingLookups.length === 1) void nextMacrotask().then(() => this.lookupPending());
+    });
+  }
+
+  private pendingLookups: Array<{ tenantId: string; addresses: string[]; resolve(rows: schema.SuppressionRow[]): void; reject(error: unknown): void }> = [];
+
+  private async lookupPending() {
+    const lookups = this.pendingLookups.splice(0);
+    const byTenant = new Map<string, typeof lookups>();
+    for (const l of lookups) byTenant.set(l.tenantId, [...(byTenant.get(l.tenantId) ?? []), l]);
+    for (const [tenantId, group] of byTenant) {
+      try {
+        const rows = await this.querySuppressions(tenantId, group.flatMap((l) => l.addresses));
+        const byAddress = new Map(rows.map((r) => [r.address, r]));
+        for (const l of group) l.resolve([...new Set(l.addresses)].flatMap((a) => byAddress.get(a) ?? []));
+      } catch (error) {
+        for (const l of group) l.reject(error);
+      }
+    }
+  }
+
+  private async querySuppressions(tenantId: string, addresses: string[]) {
     const { suppressions } = schema;
     const out: schema.SuppressionRow[] = [];
     for (const part of chunks([...new Set(addresses)], 500)) {

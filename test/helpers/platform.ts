@@ -95,6 +95,10 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<Platfor
     },
     async restartEdge() {
       await edge.close();
+      // This process is also the client: let its event loop see the closed keep-alive sockets
+      // (FIN) before the next request, or fetch would reuse one. The restart itself may finish
+      // without ever polling I/O (the embedded libSQL driver is synchronous).
+      await new Promise((r) => setTimeout(r, 50));
       edge = await startEdge({ ...env, PORT: edge.port }, { logger: quiet, shaper: opts.shaper });
     },
     async stop() {

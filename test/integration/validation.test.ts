@@ -61,6 +61,34 @@ describe('API validation and auth', () => {
     assert.equal(res.body.error.limit, 65536);
   });
 
+  test('request bodies: judged by Content-Length, or counted as they stream when chunked', async () => {
+    const url = `${p.edge.url}/v1/messages`;
+    const headers = { authorization: `Bearer ${p.edge.apiKey}`, 'content-type': 'application/json' };
+    const chunked = (text: string) => {
+      const bytes = new TextEncoder().encode(text);
+      const stream = new ReadableStream({
+        start(c) {
+          for (let i = 0; i < bytes.length; i += 16_384) c.enqueue(bytes.subarray(i, i + 16_384));
+          c.close();
+        },
+      });
+      return { method: 'POST', headers, body: stream, duplex: 'half' } as RequestInit;
+    };
+    // Chunked (no Content-Length): the streamed path still parses a good body...
+    const ok = await fetch(url, chunked(JSON.stringify({ ...base, subject: 'streamed' })));
+    assert.equal(ok.status, 202, await ok.clone().text());
+    const view = await p.api('GET', `/v1/messages/${(await ok.json()).id}`);
+    assert.equal(view.body.subject, 'streamed');
+    // ...and a body past the request limit is refused, whether declared or streamed.
+    const huge = JSON.stringify({ ...base, text: 'y'.repeat(400_000) });
+    const declared = await fetch(url, { method: 'POST', headers, body: huge });
+    assert.equal(declared.status, 413);
+    assert.equal((await declared.json()).error.code, 'payload_too_large');
+    const streamed = await fetch(url, chunked(huge));
+    assert.equal(streamed.status, 413);
+    assert.equal((await streamed.json()).error.code, 'payload_too_large');
+  });
+
   test('a batch names the failing message index and commits nothing', async () => {
     const before = (await p.api('GET', '/v1/messages?limit=500')).body.data.length;
     const res = await p.api('POST', '/v1/messages/batch', { messages: [base, { ...base, to: 'broken' }] });

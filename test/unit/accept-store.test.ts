@@ -1,0 +1,188 @@
+/**
+ * The accept path's store writes against a real libSQL file: multi-row INSERTs built from the
+ * drizzle schema read back exactly as drizzle wrote them, concurrent accepts share one
+ * transaction (group commit) and concurrent suppression lookups one query, and one bad request
+ * in a group does not take the others down with it.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { eq, getTableColumns } from 'drizzle-orm';
+import type { Client, InStatement } from '@libsql/client';
+import { openDatabase } from '../../edge/adapters/node-server.ts';
+import { LibsqlStore, type PostlaneDb } from '../../edge/store/libsql-store.ts';
+import { rowInserter } from '../../edge/store/rows.ts';
+import * as schema from '../../edge/store/schema.ts';
+import type { NewMessage } from '../../edge/ports.ts';
+import { newId } from '../../shared/ids.ts';
+
+let dir: string;
+let client: Client;
+let db: PostlaneDb;
+/** Every statement list the store hands to `client.batch`: one entry per transaction. */
+const transactions: InStatement[][] = [];
+const queries: string[] = [];
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'postlane-accept-'));
+  ({ client, db } = (await openDatabase(`file:${join(dir, 'db.sqlite')}`)) as { client: Client; db: PostlaneDb });
+  await db.insert(schema.tenants).values({ id: 't1', name: 't1', createdAt: 1 });
+  const batch = client.batch.bind(client);
+  client.batch = ((stmts: InStatement[], mode?: never) => {
+    transactions.push(stmts);
+    return batch(stmts, mode);
+  }) as Client['batch'];
+  const execute = client.execute.bind(client);
+  client.execute = ((stmt: InStatement) => {
+    queries.push(typeof stmt === 'string' ? stmt : stmt.sql);
+    return execute(stmt as never);
+  }) as Client['execute'];
+});
+after(() => {
+  client?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function message(tenantId: string, recipient: string, now = Date.now()): NewMessage {
+  const id = newId('msg', now);
+  const jobId = newId('job', now);
+  return {
+    message: {
+      id,
+      tenantId,
+      fromAddress: 'a@shop.test',
+      fromDomain: 'shop.test',
+      subject: 'hello',
+      lane: 'transactional',
+      pool: 'default',
+      raw: 'Subject: hello\r\n\r\nhi\r\n',
+      sizeBytes: 23,
+      messageIdHeader: `<${id}@shop.test>`,
+      tags: { campaign: 'x' },
+      constraints: null,
+      sendAt: null,
+      createdAt: now,
+    },
+    jobs: [
+      {
+        id: jobId,
+        messageId: id,
+        tenantId,
+        recipient,
+        recipientKind: 'to',
+        domain: recipient.split('@')[1],
+        senderDomain: 'shop.test',
+        provider: 'other',
+        pool: 'default',
+        lane: 'transactional',
+        region: null,
+        dedupKey: `${id}:${recipient}`,
+        state: 'queued',
+        attempts: 0,
+        nextAttemptAt: now,
+        leaseId: null,
+        leaseOwner: null,
+        leaseExpiresAt: null,
+        lastReply: null,
+        lastClass: null,
+        createdAt: now,
+        updatedAt: now,
+        finishedAt: null,
+      },
+    ],
+    events: [{ messageId: id, jobId: null, type: 'accepted', at: now, data: { recipients: 1, nested: { ok: true } } }],
+  };
+}
+
+describe('rowInserter', () => {
+  test('rows written by the multi-row INSERT read back through drizzle as they went in (JSON, nulls, defaults)', async () => {
+    const m = message('t1', 'r@dest.test');
+    const { attempts: _omitted, ...jobWithoutDefault } = m.jobs[0];
+    const statements = [
+      ...rowInserter(schema.messages).statements([m.message], 50),
+      ...rowInserter(schema.deliveryJobs).statements([jobWithoutDefault as typeof m.jobs[0]], 200),
+      ...rowInserter(schema.messageEvents).statements(m.events, 200),
+    ];
+    await client.batch(statements, 'write');
+    assert.deepEqual(await db.query.messages.findFirst({ where: eq(schema.messages.id, m.message.id) }), m.message);
+    const job = await db.query.deliveryJobs.findFirst({ where: eq(schema.deliveryJobs.id, m.jobs[0].id) });
+    assert.deepEqual(job, { ...m.jobs[0], attempts: 0 }, 'the omitted column took its schema default');
+    const [event] = await db.select().from(schema.messageEvents).where(eq(schema.messageEvents.messageId, m.message.id));
+    assert.ok(event.id > 0, 'autoincrement id assigned');
+    assert.deepEqual(event.data, m.events[0].data);
+  });
+
+  test('rows are split into statements of at most `chunk` rows', () => {
+    const rows = Array.from({ length: 5 }, (_, i) => message('t1', `c${i}@dest.test`).message);
+    const statements = rowInserter(schema.messages).statements(rows, 2);
+    assert.equal(statements.length, 3);
+    const columns = Object.keys(getTableColumns(schema.messages)).length;
+    assert.equal((statements[0] as { args: unknown[] }).args.length, 2 * columns);
+    assert.equal((statements[2] as { args: unknown[] }).args.length, columns);
+  });
+});
+
+describe('group commit', () => {
+  test('concurrent accepts share one transaction; each caller gets its own outcome', async () => {
+    const store = new LibsqlStore(db);
+    transactions.length = 0;
+    const items = Array.from({ length: 20 }, (_, i) => message('t1', `g${i}@dest.test`));
+    const outcomes = await Promise.all(items.map((m, i) => store.acceptMessages('t1', [m], { key: `k-${i}-${Date.now()}`, requestHash: 'h', status: 202, response: '{}', expiresBefore: 0 })));
+    assert.ok(outcomes.every((o) => o.kind === 'accepted'));
+    assert.equal(transactions.length, 1, `20 concurrent accepts took ${transactions.length} transactions`);
+    for (const m of items) assert.ok(await db.query.messages.findFirst({ where: eq(schema.messages.id, m.message.id) }));
+  });
+
+  test('a replayed key in the group: the others commit, the replay gets the first answer, a changed body gets a conflict', async () => {
+    const store = new LibsqlStore(db);
+    const key = `dup-${Date.now()}`;
+    const first = await store.acceptMessages('t1', [message('t1', 'first@dest.test')], { key, requestHash: 'h1', status: 202, response: '{"id":"first"}', expiresBefore: 0 });
+    assert.equal(first.kind, 'accepted');
+    const others = Array.from({ length: 5 }, (_, i) => message('t1', `o${i}@dest.test`));
+    const [replay, conflict, ...rest] = await Promise.all([
+      store.acceptMessages('t1', [message('t1', 'again@dest.test')], { key, requestHash: 'h1', status: 202, response: '{}', expiresBefore: 0 }),
+      store.acceptMessages('t1', [message('t1', 'changed@dest.test')], { key, requestHash: 'h2', status: 202, response: '{}', expiresBefore: 0 }),
+      ...others.map((m) => store.acceptMessages('t1', [m], null)),
+    ]);
+    assert.deepEqual(replay, { kind: 'replay', status: 202, response: '{"id":"first"}' });
+    assert.deepEqual(conflict, { kind: 'conflict' });
+    assert.ok(rest.every((o) => o.kind === 'accepted'));
+    for (const m of others) assert.ok(await db.query.messages.findFirst({ where: eq(schema.messages.id, m.message.id) }));
+    const jobs = await db.select().from(schema.deliveryJobs).where(eq(schema.deliveryJobs.recipient, 'again@dest.test'));
+    assert.equal(jobs.length, 0, 'the replay wrote nothing');
+  });
+
+  test('an expired key is released in the same transaction and taken by the new request', async () => {
+    const store = new LibsqlStore(db);
+    const key = `old-${Date.now()}`;
+    const old = message('t1', 'old@dest.test', Date.now() - 25 * 3600_000);
+    await store.acceptMessages('t1', [old], { key, requestHash: 'h-old', status: 202, response: '{"id":"old"}', expiresBefore: 0 });
+    const fresh = await store.acceptMessages('t1', [message('t1', 'new@dest.test')], { key, requestHash: 'h-new', status: 202, response: '{"id":"new"}', expiresBefore: Date.now() - 24 * 3600_000 });
+    assert.equal(fresh.kind, 'accepted');
+    const row = await db.query.idempotencyKeys.findFirst({ where: eq(schema.idempotencyKeys.key, key) });
+    assert.equal(row?.requestHash, 'h-new');
+  });
+});
+
+describe('suppression lookups', () => {
+  test('concurrent lookups share one query and each gets only its own addresses', async () => {
+    const store = new LibsqlStore(db);
+    const listed = { tenantId: 't1', source: 'test', messageId: null, jobId: null, createdAt: Date.now() };
+    await store.addSuppressions([
+      { ...listed, address: 'gone@dest.test', reason: 'hard_bounce' },
+      { ...listed, address: 'angry@dest.test', reason: 'complaint' },
+    ]);
+    queries.length = 0;
+    const [a, b, c] = await Promise.all([
+      store.findSuppressions('t1', ['gone@dest.test', 'fine@dest.test']),
+      store.findSuppressions('t1', ['angry@dest.test']),
+      store.findSuppressions('t1', ['fine@dest.test']),
+    ]);
+    assert.deepEqual(a.map((r) => r.address), ['gone@dest.test']);
+    assert.deepEqual(b.map((r) => r.address), ['angry@dest.test']);
+    assert.deepEqual(c, []);
+    assert.equal(queries.filter((q) => /from "suppressions"/i.test(q)).length, 1, queries.join('\n'));
+  });
+});
