@@ -51,6 +51,12 @@ export interface LeaseClientOptions {
   reconnectMaxMs?: number;
   /** Give up on a connection that sends no welcome within this long (ms). */
   welcomeTimeoutMs?: number;
+  /**
+   * While more than this many jobs are held, pulls wait until at least this many credits are
+   * free (default a tenth of the capacity). A busy node that asked for each freed slot on its
+   * own made the hub run a claim per handful of jobs.
+   */
+  pullBatch?: number;
 }
 
 export class LeaseClient {
@@ -74,6 +80,7 @@ export class LeaseClient {
   private readonly minBackoff: number;
   private readonly maxBackoff: number;
   private readonly welcomeTimeoutMs: number;
+  private readonly pullBatch: number;
   private readyWaiters: (() => void)[] = [];
 
   constructor(private readonly opts: LeaseClientOptions) {
@@ -86,6 +93,7 @@ export class LeaseClient {
     this.minBackoff = opts.reconnectMinMs ?? 500;
     this.maxBackoff = opts.reconnectMaxMs ?? 30_000;
     this.welcomeTimeoutMs = opts.welcomeTimeoutMs ?? 10_000;
+    this.pullBatch = Math.max(1, opts.pullBatch ?? Math.floor(opts.capacity / 10));
   }
 
   get connected(): boolean {
@@ -213,15 +221,22 @@ export class LeaseClient {
     return true;
   }
 
-  /** Asks for as many jobs as there is free capacity (coalesced to one pull per tick). */
+  /**
+   * Asks for as many jobs as there is free capacity (coalesced to one pull per tick). A node
+   * with little work asks at once, so a new message never waits for a batch to fill; a busy
+   * one asks in batches of `pullBatch`.
+   */
   pump(): void {
     if (this.pumpQueued) return;
     this.pumpQueued = true;
     setImmediate(() => {
       this.pumpQueued = false;
       if (!this.ready || this.pullsPaused || this.stopped) return;
-      const credits = Math.min(10_000, this.opts.handlers.freeCapacity() - this.outstanding);
+      const free = this.opts.handlers.freeCapacity();
+      const credits = Math.min(10_000, free - this.outstanding);
       if (credits <= 0) return;
+      const held = this.opts.capacity - free;
+      if (held > this.pullBatch && credits < this.pullBatch) return;
       if (this.send({ type: 'pull', v: PROTOCOL_VERSION, credits })) this.outstanding += credits;
     });
   }

@@ -18,6 +18,7 @@ import {
 import { verpAddress } from '../../shared/verp.ts';
 import { newId } from '../../shared/ids.ts';
 import type { FeedbackSignal, Logger, NodeSummary, NodeTokenRecord, Secrets, Store } from '../ports.ts';
+import type { DeliveryJobRow } from '../store/schema.ts';
 import type { Metrics } from '../metrics.ts';
 import { classifyResult, transitionForResult, type TransitionContext } from './transitions.ts';
 import type { Shaper, PolicyEvent, Refusal } from './shaping.ts';
@@ -58,6 +59,12 @@ interface Session {
   /** Signing keys already sent on this connection, by domain. */
   keysSent: Set<string>;
   leased: number;
+  /**
+   * The rows of the jobs leased on this connection, as the claim returned them, so their
+   * results need no read of the jobs back. A result for a lease not found here (sent after a
+   * reconnect or a hub restart) is read from the store.
+   */
+  leasedJobs: Map<string, DeliveryJobRow>;
   connectedAt: number;
   dispatching: boolean;
   dispatchAgain: boolean;
@@ -118,6 +125,7 @@ export class LeaseHub {
       credits: 0,
       keysSent: new Set(),
       leased: 0,
+      leasedJobs: new Map(),
       connectedAt: this.now(),
       dispatching: false,
       dispatchAgain: false,
@@ -215,7 +223,14 @@ export class LeaseHub {
 
   private async onResults(s: Session, results: DeliveryResult[]) {
     const now = this.now();
-    const jobs = new Map((await this.opts.store.jobsByIds(results.map((r) => r.jobId))).map((j) => [j.id, j]));
+    const jobs = new Map<string, DeliveryJobRow>();
+    for (const r of results) {
+      const job = s.leasedJobs.get(r.jobId);
+      s.leasedJobs.delete(r.jobId);
+      if (job?.leaseId === r.leaseId) jobs.set(r.jobId, job);
+    }
+    const unknown = results.filter((r) => !jobs.has(r.jobId)).map((r) => r.jobId);
+    if (unknown.length) for (const j of await this.opts.store.jobsByIds(unknown)) jobs.set(j.id, j);
     const known = results.flatMap((r) => {
       const job = jobs.get(r.jobId);
       return job ? [{ r, job, classification: classifyResult(job, r) }] : [];
@@ -236,6 +251,14 @@ export class LeaseHub {
     s.leased = Math.max(0, s.leased - results.length);
     // Acknowledge every reported job, applied or stale: the node's journal may forget them now.
     this.send(s, { type: 'ack', v: PROTOCOL_VERSION, jobIds: results.map((r) => r.jobId) });
+  }
+
+  private rememberLeases(s: Session, jobs: DeliveryJobRow[], now: number) {
+    // Leases that expired without a result are never reported; drop them before they pile up.
+    if (s.leasedJobs.size > 2 * (s.hello?.capacity ?? 0) + jobs.length) {
+      for (const [id, job] of s.leasedJobs) if ((job.leaseExpiresAt ?? 0) < now) s.leasedJobs.delete(id);
+    }
+    for (const job of jobs) s.leasedJobs.set(job.id, job);
   }
 
   private async dispatch(s: Session) {
@@ -274,6 +297,7 @@ export class LeaseHub {
         }
         s.credits -= jobs.length;
         s.leased += jobs.length;
+        this.rememberLeases(s, jobs, now);
         const bodies = await this.opts.store.messageBodies([...new Set(jobs.map((j) => j.messageId))]);
         const keys = await this.keysFor(s, jobs.map((j) => ({ tenantId: j.tenantId, domain: j.dkimDomain })));
         this.send(s, {

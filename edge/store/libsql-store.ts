@@ -25,7 +25,7 @@ import type {
 import type { DeliveryJobRow, MessageEventRow } from './schema.ts';
 import type { MessageListQuery } from '../../shared/api.ts';
 import type { Client, InStatement } from '@libsql/client';
-import { rowInserter } from './rows.ts';
+import { guardedUpdater, rowInserter } from './rows.ts';
 
 const { apiKeys, deliveryJobs, idempotencyKeys, messageEvents, messages, nodeTokens, nodes, policyEvents, pools, sendingDomains, tenantPolicies } = schema;
 
@@ -144,6 +144,7 @@ export class LibsqlStore implements Store {
     events: rowInserter(messageEvents),
     idempotencyKeys: rowInserter(idempotencyKeys),
   };
+  private readonly jobUpdates = guardedUpdater(deliveryJobs, 'id', 'state');
 
   private async commitPending() {
     this.committing = true;
@@ -381,16 +382,14 @@ export class LibsqlStore implements Store {
   async applyTransitions(transitions: JobTransition[]) {
     if (transitions.length === 0) return [];
     // Guarded updates: each applies only if the job is still in an expected state. RETURNING
-    // tells which did, and only their events are written, in the same transaction.
-    const updates = transitions.map((t) =>
-      this.db
-        .update(deliveryJobs)
-        .set({ ...t.set, updatedAt: Date.now() })
-        .where(and(eq(deliveryJobs.id, t.jobId), inArray(deliveryJobs.state, t.fromStates)))
-        .returning({ id: deliveryJobs.id }),
+    // tells which did, and only their events are written (right after, in a second batch).
+    const updatedAt = Date.now();
+    const statements = this.jobUpdates.statements(
+      transitions.map((t) => ({ key: t.jobId, set: { ...t.set, updatedAt }, allowed: t.fromStates })),
+      INSERT_CHUNK,
     );
-    const results = (await this.db.batch(updates as unknown as [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]])) as Array<Array<{ id: string }>>;
-    const applied = new Set(results.flat().map((r) => r.id));
+    const results = await this.db.$client.batch(statements, 'write');
+    const applied = new Set(results.flatMap((r) => r.rows.map((row) => String(row.key))));
     const events = transitions.filter((t) => applied.has(t.jobId)).flatMap((t) => t.events);
     const suppress = transitions.flatMap((t) => (t.suppress && applied.has(t.jobId) ? [t.suppress] : []));
     if (suppress.length) await this.recordFeedback({ events, suppressions: suppress });
@@ -461,8 +460,7 @@ export class LibsqlStore implements Store {
 
   async appendEvents(events: Omit<MessageEventRow, 'id'>[]) {
     if (events.length === 0) return;
-    const statements = chunks(events).map((part) => this.db.insert(messageEvents).values(part));
-    await this.db.batch(statements as unknown as [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]]);
+    await this.db.$client.batch(this.inserts.events.statements(events, INSERT_CHUNK), 'write');
   }
 
   async getTenantPolicy(tenantId: string) {

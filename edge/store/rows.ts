@@ -49,3 +49,65 @@ export function rowInserter<T extends SQLiteTable>(table: T): RowInserter<T['$in
     },
   };
 }
+
+export interface GuardedUpdate<Row> {
+  /** The row's key (the `key` column given to guardedUpdater). */
+  key: string;
+  set: Partial<Row>;
+  /** Applies only while the guard column holds one of these values. */
+  allowed: readonly string[];
+}
+
+/**
+ * UPDATEs of many rows by key, each guarded by the current value of one column (a state
+ * machine's "from" states), as one `UPDATE … FROM (VALUES …)` per shape (same columns set,
+ * same guard) instead of one statement per row. RETURNING gives the keys that did apply.
+ */
+export function guardedUpdater<T extends SQLiteTable>(table: T, keyColumn: string & keyof T['$inferSelect'], guardColumn: string & keyof T['$inferSelect']) {
+  const columns = getTableColumns(table) as Record<string, T['_']['columns'][string]>;
+  const name = getTableName(table);
+  const col = (key: string) => {
+    const c = columns[key];
+    if (!c) throw new Error(`${name}: no column ${key}`);
+    return c;
+  };
+  const keyName = col(keyColumn).name;
+  const guardName = col(guardColumn).name;
+  return {
+    statements(updates: readonly GuardedUpdate<T['$inferSelect']>[], chunk: number): InStatement[] {
+      const shapes = new Map<string, GuardedUpdate<T['$inferSelect']>[]>();
+      for (const u of updates) {
+        const shape = `${Object.keys(u.set).sort().join(',')}|${u.allowed.join(',')}`;
+        const list = shapes.get(shape);
+        if (list) list.push(u);
+        else shapes.set(shape, [u]);
+      }
+      const out: InStatement[] = [];
+      for (const group of shapes.values()) {
+        const keys = Object.keys(group[0].set).sort();
+        const assignments = keys.map((k, i) => `"${col(k).name}" = v.column${i + 2}`).join(', ');
+        const tuple = `(${['?', ...keys.map(() => '?')].join(', ')})`;
+        for (let start = 0; start < group.length; start += chunk) {
+          const part = group.slice(start, start + chunk);
+          const args: InValue[] = [];
+          for (const u of part) {
+            args.push(u.key);
+            for (const k of keys) {
+              const v = (u.set as Record<string, unknown>)[k];
+              args.push(v === null || v === undefined ? null : (col(k).mapToDriverValue(v) as InValue));
+            }
+          }
+          args.push(...part[0].allowed);
+          out.push({
+            sql:
+              `UPDATE "${name}" SET ${assignments} FROM (VALUES ${new Array(part.length).fill(tuple).join(', ')}) AS v ` +
+              `WHERE "${name}"."${keyName}" = v.column1 AND "${name}"."${guardName}" IN (${part[0].allowed.map(() => '?').join(', ')}) ` +
+              `RETURNING "${name}"."${keyName}" AS key`,
+            args,
+          });
+        }
+      }
+      return out;
+    },
+  };
+}

@@ -1,8 +1,9 @@
 /**
- * The accept path's store writes against a real libSQL file: multi-row INSERTs built from the
+ * The store's hot writes against a real libSQL file: multi-row INSERTs built from the
  * drizzle schema read back exactly as drizzle wrote them, concurrent accepts share one
  * transaction (group commit) and concurrent suppression lookups one query, and one bad request
- * in a group does not take the others down with it.
+ * in a group does not take the others down with it; guarded multi-row UPDATEs change only
+ * rows in an allowed state.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,7 +14,7 @@ import { eq, getTableColumns } from 'drizzle-orm';
 import type { Client, InStatement } from '@libsql/client';
 import { openDatabase } from '../../edge/adapters/node-server.ts';
 import { LibsqlStore, type PostlaneDb } from '../../edge/store/libsql-store.ts';
-import { rowInserter } from '../../edge/store/rows.ts';
+import { guardedUpdater, rowInserter } from '../../edge/store/rows.ts';
 import * as schema from '../../edge/store/schema.ts';
 import type { NewMessage } from '../../edge/ports.ts';
 import { newId } from '../../shared/ids.ts';
@@ -184,5 +185,35 @@ describe('suppression lookups', () => {
     assert.deepEqual(b.map((r) => r.address), ['angry@dest.test']);
     assert.deepEqual(c, []);
     assert.equal(queries.filter((q) => /from "suppressions"/i.test(q)).length, 1, queries.join('\n'));
+  });
+});
+
+describe('guardedUpdater', () => {
+  test('each row changes only from an allowed state; shapes share statements; RETURNING names the rows that changed', async () => {
+    const store = new LibsqlStore(db);
+    const items = Array.from({ length: 4 }, (_, i) => message('t1', `u${i}@dest.test`));
+    await store.acceptMessages('t1', items, null);
+    const [a, b, c, d] = items.map((m) => m.jobs[0].id);
+    await db.update(schema.deliveryJobs).set({ state: 'delivered' }).where(eq(schema.deliveryJobs.id, d));
+    const updates = guardedUpdater(schema.deliveryJobs, 'id', 'state').statements(
+      [
+        { key: a, set: { state: 'leased', leaseId: 'L1', attempts: 1 }, allowed: ['queued'] },
+        { key: b, set: { state: 'leased', leaseId: 'L2', attempts: 1 }, allowed: ['queued'] },
+        { key: c, set: { lastReply: "250 it's fine", lastClass: null }, allowed: ['queued', 'leased'] },
+        { key: d, set: { state: 'queued', leaseId: null, attempts: 9 }, allowed: ['queued', 'leased'] },
+      ],
+      200,
+    );
+    assert.equal(updates.length, 3, 'a and b share a shape: three statements for four rows');
+    const results = await client.batch(updates, 'write');
+    assert.deepEqual(results.flatMap((r) => r.rows.map((row) => String(row.key))).sort(), [a, b, c].sort());
+    const rows = new Map((await db.select().from(schema.deliveryJobs)).map((j) => [j.id, j]));
+    assert.equal(rows.get(a)?.leaseId, 'L1');
+    assert.equal(rows.get(b)?.leaseId, 'L2');
+    assert.equal(rows.get(b)?.attempts, 1);
+    assert.equal(rows.get(c)?.lastReply, "250 it's fine");
+    assert.equal(rows.get(c)?.state, 'queued', 'columns not in the set are left alone');
+    assert.equal(rows.get(d)?.state, 'delivered', 'a row outside the allowed states is untouched');
+    assert.equal(rows.get(d)?.attempts, 0);
   });
 });
