@@ -2,7 +2,26 @@
 // { id, raw, key: { domain, selector, algorithm, privateKeyPem } } and answers
 // { id, signatures } or { id, error }. Signing is mailauth's dkimSign (RFC 6376; Ed25519 per RFC 8463).
 import { parentPort } from 'node:worker_threads';
+import crypto from 'node:crypto';
 import mailauth from 'mailauth';
+
+// mailauth turns the PEM into a key object on every signature (lib/tools.js getPrivateKey calls
+// crypto.createPrivateKey), and parsing an RSA-2048 PEM costs more than signing with it. In this
+// thread only, key objects are kept per PEM, so each key is parsed once per worker.
+const parsePrivateKey = crypto.createPrivateKey;
+const parsedKeys = new Map();
+const MAX_PARSED_KEYS = 1000;
+crypto.createPrivateKey = (options) => {
+  const pem = options && typeof options === 'object' && options.format === 'pem' && Buffer.isBuffer(options.key) ? options.key.toString('latin1') : null;
+  if (pem === null) return parsePrivateKey(options);
+  let key = parsedKeys.get(pem);
+  if (!key) {
+    key = parsePrivateKey(options);
+    if (parsedKeys.size >= MAX_PARSED_KEYS) parsedKeys.delete(parsedKeys.keys().next().value);
+    parsedKeys.set(pem, key);
+  }
+  return key;
+};
 
 parentPort.on('message', async ({ id, raw, key }) => {
   try {
