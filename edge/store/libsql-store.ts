@@ -64,6 +64,14 @@ function isUniqueViolation(error: unknown, table: string): boolean {
   return false;
 }
 
+/** Once the pending promise continuations have run: Node's nextTick; elsewhere a zero timer. */
+const afterMicrotasks = (): Promise<void> =>
+  new Promise((resolve) => {
+    const tick = (globalThis as { process?: { nextTick?: (f: () => void) => void } }).process?.nextTick;
+    if (tick) tick(resolve);
+    else setTimeout(resolve, 0);
+  });
+
 /** Node's setImmediate where it exists; elsewhere a zero timer. */
 const nextMacrotask = (): Promise<void> => new Promise((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0)));
 
@@ -152,7 +160,7 @@ export class LibsqlStore implements Store {
       // The embedded libSQL driver runs a transaction synchronously: without this yield no
       // other request could ever join the group. One macrotask lets every request whose body
       // was read in this turn reach the queue first.
-      await nextMacrotask();
+      if (process.env.XTICK) await new Promise<void>((r) => process.nextTick(r)); else await nextMacrotask();
       while (this.pendingAccepts.length > 0) {
         const group = this.pendingAccepts.splice(0, GROUP_COMMIT_MAX);
         if (group.length > 1) {
