@@ -172,4 +172,30 @@ describe('spine: accept, store, lease, deliver', () => {
     assert.equal(refused.body.error.field, 'from');
     assert.equal((await asOther('POST', '/v1/tenants', { name: 'nope' })).status, 403);
   });
+
+  test('reputation: the operator sees the platform, another tenant its own domains, pauses and pools only', async () => {
+    const created = await p.api('POST', '/v1/tenants', { name: 'rep' });
+    const other = created.body.id as string;
+    const asOther = (method: string, path: string, body?: unknown) => p.api(method, path, body, { authorization: `Bearer ${created.body.api_key}` });
+    assert.equal((await asOther('POST', '/v1/domains', { domain: 'other-rep.test' })).status, 201);
+    const at = Date.now();
+    const event = (scope: string, key: string, data: Record<string, unknown> | null = null) => ({ scope, key, type: 'breaker', fromState: 'closed', toState: 'open', reason: `test ${scope} ${key}`, at, data });
+    await p.edge.store.appendPolicyEvents([
+      event('domain', 'example.com'),
+      event('domain', 'other-rep.test'),
+      event('outreach', 'default'),
+      event('outreach', `${other}|other-rep.test`),
+      event('provider_pool', 'gmail|default', { provider: 'gmail', pool: 'default' }),
+      event('provider_ip', 'gmail|127.0.0.1', { provider: 'gmail', ip: '127.0.0.1' }),
+    ]);
+    const keys = (body: { events: Array<{ scope: string; key: string; at: string }> }) =>
+      body.events.filter((e) => Date.parse(e.at) === at).map((e) => `${e.scope}:${e.key}`).sort();
+    const operator = await p.api('GET', '/v1/reputation');
+    assert.equal(operator.status, 200);
+    assert.deepEqual(keys(operator.body), ['domain:example.com', 'domain:other-rep.test', `outreach:${other}|other-rep.test`, 'outreach:default', 'provider_ip:gmail|127.0.0.1', 'provider_pool:gmail|default'].sort());
+    const tenant = await asOther('GET', '/v1/reputation');
+    assert.equal(tenant.status, 200);
+    assert.deepEqual(keys(tenant.body), ['domain:other-rep.test', `outreach:${other}|other-rep.test`, 'provider_pool:gmail|default'].sort(), 'its own domain and pause, and the shared pool');
+    assert.deepEqual(tenant.body.suspended_ips, []);
+  });
 });

@@ -1,0 +1,46 @@
+/**
+ * Who sees what of the reputation state (GET /v1/reputation). The operator tenant sees the
+ * whole platform. Any other tenant sees what its own mail runs through: the breakers and
+ * warm-ups of pools it owns or shares, the adaptive rates of those pools, its sending domains'
+ * breakers and its own outreach pauses — never another tenant's domains or pauses, and not
+ * the per-IP suspensions, which are the operator's infrastructure.
+ */
+import type { Store } from '../ports.ts';
+import { OPERATOR_TENANT } from '../routes/tenants.ts';
+
+export interface ReputationAudience {
+  operator: boolean;
+  tenantId: string;
+  domains: ReadonlySet<string>;
+  pools: ReadonlySet<string>;
+}
+
+export async function reputationAudience(store: Store, tenantId: string): Promise<ReputationAudience> {
+  if (tenantId === OPERATOR_TENANT) return { operator: true, tenantId, domains: new Set(), pools: new Set() };
+  const [domains, pools] = await Promise.all([store.listDomains(tenantId), store.knownPools()]);
+  return {
+    operator: false,
+    tenantId,
+    domains: new Set(domains.map((d) => d.domain)),
+    pools: new Set(pools.filter((p) => p.tenantId === null || p.tenantId === tenantId).map((p) => p.name)),
+  };
+}
+
+/** A breaker or policy event, by its scope and key (and the pool its data names, if any). */
+export function visibleTo(a: ReputationAudience, item: { scope: string; key: string; data?: unknown }): boolean {
+  if (a.operator) return true;
+  const pool = (item.data as { pool?: unknown } | null | undefined)?.pool;
+  switch (item.scope) {
+    case 'domain':
+      return a.domains.has(item.key);
+    case 'pool':
+      return a.pools.has(item.key);
+    case 'outreach':
+      return item.key === a.tenantId || item.key.startsWith(`${a.tenantId}|`);
+    case 'provider_pool':
+    case 'warmup':
+      return typeof pool === 'string' && a.pools.has(pool);
+    default:
+      return false;
+  }
+}
