@@ -39,6 +39,8 @@ export interface MtaNodeOptions {
   verifyTlsWhenRequired?: boolean;
   resultFlushMs?: number;
   resultBatchMax?: number;
+  /** Credits per pull while the node is busy (lease-client.ts; default a tenth of the capacity). */
+  pullBatch?: number;
   reconnectMinMs?: number;
   reconnectMaxMs?: number;
   /** How long stop() waits for deliveries in flight (ms). */
@@ -135,6 +137,7 @@ export class MtaNode {
       logger: this.logger,
       flushMs: options.resultFlushMs,
       batchMax: options.resultBatchMax,
+      pullBatch: options.pullBatch,
       reconnectMinMs: options.reconnectMinMs,
       reconnectMaxMs: options.reconnectMaxMs,
       handlers: {
