@@ -3,6 +3,7 @@
  * binds them to libSQL and in-process implementations, the Worker to libSQL over HTTP and
  * Durable Objects. Anything runtime-specific lives behind one of them.
  */
+import type { ShapingPolicy } from '../shared/policy/providers.ts';
 import type { Logger } from './logger.ts';
 import type { Metrics } from './metrics.ts';
 import type { DeliveryJobRow, MessageEventRow, MessageRow, PolicyEventRow, SendingDomainRow, SuppressionRow, WarmupProviderState, WarmupRow } from './store/schema.ts';
@@ -295,6 +296,11 @@ export interface AppConfig {
   heartbeatMs: number;
   /** Whether the from-domain must be DNS-verified, not only registered. */
   requireVerifiedDomain: boolean;
+  /**
+   * The provider table in force (the shipped one with the operator's overrides): accept
+   * assigns each recipient its provider from it, so a provider the operator adds is matched.
+   */
+  shapingPolicy?: ShapingPolicy;
 }
 
 export interface AppDeps {

@@ -191,6 +191,7 @@ export async function startEdge(env: NodeEnv, options: StartEdgeOptions = {}): P
       leaseTtlMs: env.POSTLANE_LEASE_TTL_MS,
       heartbeatMs: env.POSTLANE_HEARTBEAT_MS,
       requireVerifiedDomain: env.POSTLANE_REQUIRE_VERIFIED_DOMAIN,
+      shapingPolicy: options.shaper?.policy ?? policy,
     },
   };
   appDeps = deps;

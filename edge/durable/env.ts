@@ -133,6 +133,7 @@ export async function sharedDeps(env: Record<string, unknown>, svc: string): Pro
       leaseTtlMs: settings.LEASE_TTL_MS,
       heartbeatMs: settings.HEARTBEAT_MS,
       requireVerifiedDomain: settings.REQUIRE_VERIFIED_DOMAIN,
+      ...(settings.shapingPolicy ? { shapingPolicy: settings.shapingPolicy } : {}),
     },
   };
 }

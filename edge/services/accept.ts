@@ -8,7 +8,6 @@ import { parseMailbox, type Mailbox, type MailboxInput } from '../../shared/addr
 import { buildMime, type MimeAttachment } from '../../shared/mime.ts';
 import { ApiError, invalid } from '../../shared/errors.ts';
 import { newId } from '../../shared/ids.ts';
-import { providerFor } from '../../shared/policy/providers.ts';
 import type { NewMessage } from '../ports.ts';
 import type { SendingDomainRow } from '../store/schema.ts';
 
@@ -21,6 +20,8 @@ export interface AcceptContext {
   /** Pools the tenant may use: shared ones and its own dedicated ones. */
   pools: Map<string, { tenantId: string | null }>;
   requireVerifiedDomain: boolean;
+  /** The provider a recipient domain belongs to, by the provider table in force. */
+  providerOf(domain: string): string;
 }
 
 /** Headers the platform writes itself; a caller setting them would break structure or auth. */
@@ -156,7 +157,7 @@ export async function prepareMessage(body: SendMessage, ctx: AcceptContext, inde
     recipientKind: kind,
     domain: mailbox.domain,
     senderDomain: from.domain,
-    provider: providerFor(mailbox.domain),
+    provider: ctx.providerOf(mailbox.domain),
     pool,
     lane,
     region: body.constraints?.region ?? null,

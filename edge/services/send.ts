@@ -14,6 +14,7 @@ import { policyFor } from './policy.ts';
 import { verifyRecipient } from '../../shared/policy/constraints.ts';
 import type { Lane } from '../../shared/policy/scheduler.ts';
 import { applySuppressions } from './suppression.ts';
+import { providerFor } from '../../shared/policy/providers.ts';
 import { assertOutreachNotPaused } from './feedback.ts';
 
 const IDEMPOTENCY_WINDOW_MS = 24 * 3600_000;
@@ -24,6 +25,8 @@ const BACKLOG_CACHE_MS = 1_000;
 interface SendCaches {
   pools: { at: number; pools: Map<string, { tenantId: string | null }> } | null;
   backlog: Map<string, { at: number; byLane: Map<string, number> }>;
+  /** Recipient domain → provider, by the configured table (fixed for the app's life). */
+  providers: Map<string, string>;
   /** Registered sending domains by tenant and domain; a new domain is seen within the TTL. */
   domains: Map<string, { at: number; row: Awaited<ReturnType<AcceptContext['domain']>> }>;
 }
@@ -33,7 +36,7 @@ const cachesByDeps = new WeakMap<object, SendCaches>();
 function caches(c: Context<AppEnv>): SendCaches {
   const deps = c.get('deps');
   let entry = cachesByDeps.get(deps);
-  if (!entry) cachesByDeps.set(deps, (entry = { pools: null, backlog: new Map(), domains: new Map() }));
+  if (!entry) cachesByDeps.set(deps, (entry = { pools: null, backlog: new Map(), domains: new Map(), providers: new Map() }));
   return entry;
 }
 
@@ -105,13 +108,22 @@ export async function sendMessages(
 
   await admit(c, tenantId, bodies.map((b) => b.lane ?? 'transactional'), now);
 
-  const domains = caches(c).domains;
+  const { domains, providers } = caches(c);
   const ctx: AcceptContext = {
     tenantId,
     now,
     maxMessageBytes: deps.config.maxMessageBytes,
     requireVerifiedDomain: deps.config.requireVerifiedDomain,
     pools: await poolsFor(c, now),
+    providerOf(domain) {
+      let provider = providers.get(domain);
+      if (provider === undefined) {
+        provider = providerFor(domain, null, deps.config.shapingPolicy);
+        if (providers.size > 50_000) providers.clear();
+        providers.set(domain, provider);
+      }
+      return provider;
+    },
     async domain(name) {
       const key = `${tenantId}\n${name}`;
       let hit = domains.get(key);

@@ -13,7 +13,10 @@ import { waitFor } from '../helpers/platform.ts';
 /** Gmail at 60/min (burst 1) per pool and per IP; everything else effectively unshaped. */
 const POLICY = {
   default: { ratePerIp: '600000/min', ratePerPool: '600000/min' },
-  providers: { gmail: { shaping: { ratePerIp: '60/min', ratePerPool: '60/min' } } },
+  providers: {
+    gmail: { shaping: { ratePerIp: '60/min', ratePerPool: '60/min' } },
+    corpmail: { domains: ['corp.example'], shaping: { ratePerIp: '600/min' } },
+  },
 };
 
 let cluster: Cluster;
@@ -52,6 +55,13 @@ describe('cluster: the Worker edge shapes, reports reputation, takes load', { ti
     assert.equal(leases.length, 4);
     assert.ok(leases[3] - leases[0] >= 2_500, `four Gmail leases within ${leases[3] - leases[0]} ms`);
     for (const r of to) assert.equal(cluster.sink.mails.filter((m) => m.to.includes(r)).length, 1, `${r} delivered once`);
+  });
+
+  test('the Worker edge assigns providers from the SHAPING_POLICY table, operator-defined ones included', async () => {
+    const res = await cluster.api(cluster.edges[0], 'POST', '/v1/messages', { from: 'app@sender.test', to: ['x@corp.example', 'y@gmail.com'], subject: 'providers', text: 'hi' });
+    assert.equal(res.status, 202, JSON.stringify(res.body));
+    const view = (await cluster.api(cluster.edges[1], 'GET', `/v1/messages/${res.body.id}`)).body;
+    assert.deepEqual(Object.fromEntries(view.recipients.map((r: { recipient: string; provider: string }) => [r.recipient, r.provider])), { 'x@corp.example': 'corpmail', 'y@gmail.com': 'gmail' });
   });
 
   test('GET /v1/reputation answers on the Worker with each region hub\'s shaping state', async () => {
