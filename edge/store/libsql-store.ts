@@ -24,7 +24,7 @@ import type {
 } from '../ports.ts';
 import type { DeliveryJobRow, MessageEventRow } from './schema.ts';
 import type { MessageListQuery } from '../../shared/api.ts';
-import type { Client, InStatement } from '@libsql/client';
+import type { Client, InStatement, InValue } from '@libsql/client';
 import { guardedUpdater, rowInserter } from './rows.ts';
 
 const { apiKeys, deliveryJobs, idempotencyKeys, messageEvents, messages, nodeTokens, nodes, policyEvents, pools, sendingDomains, tenantPolicies } = schema;
@@ -646,15 +646,15 @@ export class LibsqlStore implements Store {
   }
 
   async recordFeedback(input: { events: Omit<MessageEventRow, 'id'>[]; suppressions: NewSuppression[] }) {
-    const statements: BatchItem<'sqlite'>[] = [];
-    for (const part of chunks(input.events)) statements.push(this.db.insert(messageEvents).values(part));
-    const inserts = chunks(input.suppressions).map((part) =>
-      this.db.insert(schema.suppressions).values(part).onConflictDoNothing().returning({ address: schema.suppressions.address }),
-    );
+    const statements: InStatement[] = this.inserts.events.statements(input.events, INSERT_CHUNK);
+    const inserts = chunks(input.suppressions).map((part) => {
+      const q = this.db.insert(schema.suppressions).values(part).onConflictDoNothing().returning({ address: schema.suppressions.address }).toSQL();
+      return { sql: q.sql, args: q.params as InValue[] };
+    });
     statements.push(...inserts);
     if (statements.length === 0) return [];
-    const results = await this.db.batch(statements as unknown as [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]]);
-    return (results.slice(results.length - inserts.length) as Array<Array<{ address: string }>>).flat().map((r) => r.address);
+    const results = await this.db.$client.batch(statements, 'write');
+    return results.slice(results.length - inserts.length).flatMap((r) => r.rows.map((row) => String(row.address)));
   }
 
   async jobEvents(messageId: string, jobId: string, types: string[]) {
