@@ -158,9 +158,11 @@ export class LibsqlStore implements Store {
     this.committing = true;
     try {
       // The embedded libSQL driver runs a transaction synchronously: without this yield no
-      // other request could ever join the group. One macrotask lets every request whose body
-      // was read in this turn reach the queue first.
-      if (process.env.XTICK) await new Promise<void>((r) => process.nextTick(r)); else await nextMacrotask();
+      // other request could ever join the group. Requests reach this point together, released
+      // by one coalesced suppression lookup (findSuppressions), and each gets here through
+      // promise continuations alone; waiting until those have run gathers all of them without
+      // giving up the rest of this turn of the event loop.
+      await afterMicrotasks();
       while (this.pendingAccepts.length > 0) {
         const group = this.pendingAccepts.splice(0, GROUP_COMMIT_MAX);
         if (group.length > 1) {
