@@ -28,7 +28,7 @@ export const API_VERSION = '0.1.0';
 const BATCH_BODY_FACTOR = 4;
 
 export interface AppOptions {
-  /** Runtime middleware that runs before everything else (the Node entry's body reader). */
+  /** Runtime middleware, run before the size limits and the routes (the Node entry's body reader). */
   runtime?: MiddlewareHandler<AppEnv>[];
 }
 

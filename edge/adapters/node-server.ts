@@ -10,9 +10,6 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
 import { preloadNodeBodies } from './node-body.ts';
-
-/** Bodies up to this size are read straight off the socket (node-body.ts); larger ones stream. */
-const NODE_BODY_PRELOAD_BYTES = 1024 * 1024;
 import { createClient, type Client } from '@libsql/client';
 import { drizzle } from 'drizzle-orm/libsql/node';
 import { migrate } from 'drizzle-orm/libsql/migrator';
@@ -35,6 +32,9 @@ import { BUILTIN_POLICY } from '../../shared/policy/defaults.ts';
 import type { AppDeps, LeaseHubPort, Logger, Store } from '../ports.ts';
 import type { NodeEnv } from './node-config.ts';
 import { newId, newSecret, sha256Hex } from '../../shared/ids.ts';
+
+/** Bodies up to this size are read straight off the socket (node-body.ts); larger ones stream. */
+const NODE_BODY_PRELOAD_BYTES = 1024 * 1024;
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations', import.meta.url));
 const CONNECT_PATH = '/v1/nodes/connect';
