@@ -130,8 +130,8 @@ export class LibsqlStore implements Store {
   }
 
   /**
-   * Group commit: accepts that arrive while a commit is in flight, or in the same turn of the
-   * event loop, share the next transaction, so concurrent requests cost one commit instead of
+   * Group commit: accepts that arrive while a commit is in flight, or are released together by
+   * one suppression lookup, share the next transaction, so concurrent requests cost one commit instead of
    * one each. A group that fails (typically one request's idempotency key already taken) is
    * retried request by request, so each caller gets its own outcome and no request's rows
    * depend on another's.

@@ -1,7 +1,7 @@
 /**
- * Multi-row INSERTs for the hot write path (accept), built straight from the drizzle table
- * definitions: column names, defaults and JSON encoding come from the schema, so it stays the
- * one source of truth. Why not drizzle's builder here: it walks every bound value through its
+ * Multi-row INSERTs and guarded UPDATEs for the hot write paths (accept, delivery results),
+ * built straight from the drizzle table definitions: column names, defaults and JSON encoding
+ * come from the schema, so it stays the one source of truth. Why not drizzle's builder here: it walks every bound value through its
  * SQL tree (~0.3 µs each, thousands per group commit), which profiled at a seventh of the
  * edge's CPU under load. The statements are plain `{ sql, args }` for the libSQL client and run
  * the same on the embedded file, sqld and Turso.
@@ -22,13 +22,12 @@ export function rowInserter<T extends SQLiteTable>(table: T): RowInserter<T['$in
     if (is(literal, SQL)) throw new Error(`${getTableName(table)}.${column.name}: SQL defaults are not supported by rowInserter`);
     return {
       key,
+      name: column.name,
       fallback: defaultFn ?? (literal === undefined ? () => null : () => literal),
       encode: (v: unknown) => column.mapToDriverValue(v) as InValue,
     };
   });
-  const head = `INSERT INTO "${getTableName(table)}" (${Object.values(getTableColumns(table))
-    .map((c) => `"${c.name}"`)
-    .join(', ')}) VALUES `;
+  const head = `INSERT INTO "${getTableName(table)}" (${columns.map((c) => `"${c.name}"`).join(', ')}) VALUES `;
   const tuple = `(${columns.map(() => '?').join(', ')})`;
   return {
     statements(rows, chunk) {
