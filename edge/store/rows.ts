@@ -3,8 +3,8 @@
  * built straight from the drizzle table definitions: column names, defaults and JSON encoding
  * come from the schema, so it stays the one source of truth. Why not drizzle's builder here: it
  * walks every bound value through its SQL tree (~0.3 µs each, thousands per group commit),
- * which profiled at a seventh of the edge's CPU under load. The statements are plain `{ sql, args }` for the libSQL client and run
- * the same on the embedded file, sqld and Turso.
+ * which profiled at a seventh of the edge's CPU under load. The statements are plain
+ * `{ sql, args }` for the libSQL client and run the same on the embedded file, sqld and Turso.
  */
 import { getTableColumns, getTableName, is, SQL } from 'drizzle-orm';
 import type { SQLiteTable } from 'drizzle-orm/sqlite-core';
