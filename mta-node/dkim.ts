@@ -37,9 +37,17 @@ export interface DkimPoolOptions {
   logger?: Logger;
 }
 
-async function signInThread(raw: string, key: DkimKey): Promise<string> {
+/**
+ * mailauth 4.13 fills the `t=` tag (RFC 6376 §3.5) from `Date.now()` twice when no `signTime` is
+ * given: once in the header it hashes and once in the header it emits (lib/tools.js
+ * formatSignatureHeaderLine, called from lib/dkim/header/relaxed.js and again after crypto.sign in
+ * lib/dkim/dkim-signer.js). A signature straddling a half-second boundary then carries a `t=` that
+ * was not signed and fails verification. One timestamp, taken once, goes into both.
+ */
+async function signInThread(raw: string, key: DkimKey, signTime: number): Promise<string> {
   const res = await dkimSign(raw, {
     canonicalization: 'relaxed/relaxed',
+    signTime: new Date(signTime),
     signatureData: [{ signingDomain: key.domain, selector: key.selector, privateKey: key.privateKeyPem, algorithm: key.algorithm }],
   } as Parameters<typeof dkimSign>[1]);
   const errors = res.errors as unknown as { err?: Error }[] | undefined;
@@ -96,15 +104,18 @@ export class DkimSignerPool {
     return slot;
   }
 
-  /** The DKIM-Signature header line(s), CRLF-terminated, to put in front of `raw`. */
-  async signatures(raw: string, key: DkimKey): Promise<string> {
-    if (this.closed || this.slots.length === 0) return signInThread(raw, key);
+  /**
+   * The DKIM-Signature header line(s), CRLF-terminated, to put in front of `raw`. `signTime` (ms)
+   * is the `t=` tag, the same in the hashed and the emitted header (see signInThread).
+   */
+  async signatures(raw: string, key: DkimKey, signTime = Date.now()): Promise<string> {
+    if (this.closed || this.slots.length === 0) return signInThread(raw, key, signTime);
     const slot = this.slots.reduce((a, b) => (b.busy < a.busy ? b : a));
     const id = this.nextId++;
     slot.busy++;
     return new Promise<string>((resolve, reject) => {
       slot.pending.set(id, { resolve, reject });
-      slot.worker.postMessage({ id, raw, key });
+      slot.worker.postMessage({ id, raw, key, signTime });
     });
   }
 
