@@ -5,6 +5,8 @@
  * they are a classic smuggling vector). Internationalised domains (IDNA 2008 via the WHATWG URL
  * parser, available in every runtime) are converted to their A-label form.
  */
+import { headerTextProblem } from './header-field.ts';
+
 export interface Mailbox {
   /** Display name, as given (may be non-ASCII; encoded at MIME build time). */
   name: string | null;
@@ -56,7 +58,8 @@ export function parseMailbox(input: MailboxInput): ParseResult {
     spec = input.email.trim();
     name = input.name?.trim() || null;
   }
-  if (name !== null && /[\r\n\0]/.test(name)) return { ok: false, reason: 'display name contains CR, LF or NUL' };
+  const nameProblem = name === null ? null : headerTextProblem(name);
+  if (nameProblem) return { ok: false, reason: `display name ${nameProblem}` };
   if (/[\r\n\0]/.test(spec)) return { ok: false, reason: 'address contains CR, LF or NUL' };
   const at = spec.lastIndexOf('@');
   if (at <= 0 || at === spec.length - 1) return { ok: false, reason: 'address must be local@domain' };

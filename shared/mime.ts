@@ -1,11 +1,13 @@
 /**
  * Builds the RFC 5322 message stored at accept time, with Web APIs only (it runs in Workers).
- * Text parts are quoted-printable (RFC 2045 §6.7), attachments base64 (RFC 2045 §6.8), non-ASCII
- * header text is RFC 2047 encoded-words, lines end in CRLF and stay under 998 octets
- * (RFC 5322 §2.1.1). The message is built once so every retry sends the same bytes.
+ * Text parts are quoted-printable (RFC 2045 §6.7), attachments base64 (RFC 2045 §6.8); header
+ * fields are folded and encoded by header-field.ts (RFC 5322 §2.2.3, RFC 2047, RFC 2231), so every
+ * line ends in CRLF and stays within 998 octets (RFC 5322 §2.1.1). The message is built once so
+ * every retry sends the same bytes.
  */
 import type { Mailbox } from './address.ts';
-import { base64, randomChars } from './ids.ts';
+import { randomChars } from './ids.ts';
+import { encodedWords, foldField, headerText, mimeParameter } from './header-field.ts';
 
 export interface MimeAttachment {
   filename: string;
@@ -32,31 +34,13 @@ export interface MimeInput {
 const CRLF = '\r\n';
 const encoder = new TextEncoder();
 
-const isAscii = (s: string) => /^[\x20-\x7e]*$/.test(s);
-
-/** RFC 2047 §4.1 B-encoding, split so each encoded-word stays within 75 characters. */
-export function encodeHeaderText(text: string): string {
-  if (isAscii(text)) return text;
-  const words: string[] = [];
-  let chunk = '';
-  for (const ch of text) {
-    if (encoder.encode(chunk + ch).length > 45) {
-      words.push(chunk);
-      chunk = '';
-    }
-    chunk += ch;
-  }
-  if (chunk) words.push(chunk);
-  return words.map((w) => `=?UTF-8?B?${base64(encoder.encode(w))}?=`).join(`${CRLF} `);
-}
-
 export function formatMailbox(m: Mailbox): string {
   if (!m.name) return m.address;
-  const name = isAscii(m.name)
-    ? /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~ -]*$/.test(m.name)
+  const name = headerText(m.name) !== m.name
+    ? encodedWords(m.name)
+    : /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~ -]*$/.test(m.name)
       ? m.name
-      : `"${m.name.replace(/(["\\])/g, '\\$1')}"`
-    : encodeHeaderText(m.name);
+      : `"${m.name.replace(/(["\\])/g, '\\$1')}"`;
   return `${name} <${m.address}>`;
 }
 
@@ -118,13 +102,12 @@ function textPart(contentType: string, body: string): string {
 }
 
 function attachmentPart(a: MimeAttachment): string {
-  const name = encodeHeaderText(a.filename).replace(/"/g, '');
   const headers = [
-    `Content-Type: ${a.contentType}; name="${name}"`,
+    foldField('Content-Type', `${a.contentType}${mimeParameter('name', a.filename)}`),
     'Content-Transfer-Encoding: base64',
-    `Content-Disposition: ${a.contentId ? 'inline' : 'attachment'}; filename="${name}"`,
+    foldField('Content-Disposition', `${a.contentId ? 'inline' : 'attachment'}${mimeParameter('filename', a.filename)}`),
   ];
-  if (a.contentId) headers.push(`Content-ID: <${a.contentId}>`);
+  if (a.contentId) headers.push(foldField('Content-ID', `<${a.contentId}>`));
   return [...headers, '', wrapBase64(a.contentBase64.replace(/\s+/g, ''))].join(CRLF);
 }
 
@@ -140,19 +123,20 @@ function multipart(subtype: string, parts: string[]): string {
 }
 
 export function buildMime(input: MimeInput): string {
+  const list = (mailboxes: Mailbox[]) => mailboxes.map(formatMailbox).join(`,${CRLF} `);
   const head: string[] = [
-    `From: ${formatMailbox(input.from)}`,
-    input.to.length ? `To: ${input.to.map(formatMailbox).join(`,${CRLF} `)}` : 'To: undisclosed-recipients:;',
+    foldField('From', formatMailbox(input.from)),
+    input.to.length ? foldField('To', list(input.to)) : 'To: undisclosed-recipients:;',
   ];
-  if (input.cc.length) head.push(`Cc: ${input.cc.map(formatMailbox).join(`,${CRLF} `)}`);
-  if (input.replyTo.length) head.push(`Reply-To: ${input.replyTo.map(formatMailbox).join(`,${CRLF} `)}`);
+  if (input.cc.length) head.push(foldField('Cc', list(input.cc)));
+  if (input.replyTo.length) head.push(foldField('Reply-To', list(input.replyTo)));
   head.push(
-    `Subject: ${encodeHeaderText(input.subject)}`,
+    foldField('Subject', headerText(input.subject)),
     `Date: ${input.date.toUTCString().replace('GMT', '+0000')}`,
     `Message-ID: <${input.messageId}>`,
     'MIME-Version: 1.0',
   );
-  for (const [name, value] of Object.entries(input.headers)) head.push(`${name}: ${encodeHeaderText(value)}`);
+  for (const [name, value] of Object.entries(input.headers)) head.push(foldField(name, headerText(value)));
 
   const alternatives: string[] = [];
   if (input.text !== null) alternatives.push(textPart('text/plain', input.text));

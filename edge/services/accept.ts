@@ -6,6 +6,7 @@
 import { LANES, type Lane, type SendMessage } from '../../shared/api.ts';
 import { parseMailbox, type Mailbox, type MailboxInput } from '../../shared/address.ts';
 import { buildMime, type MimeAttachment } from '../../shared/mime.ts';
+import { contentIdProblem, headerTextProblem } from '../../shared/header-field.ts';
 import { ApiError, invalid } from '../../shared/errors.ts';
 import { newId } from '../../shared/ids.ts';
 import type { NewMessage } from '../ports.ts';
@@ -44,9 +45,10 @@ function mailboxes(field: string, value: MailboxInput | MailboxInput[] | undefin
   });
 }
 
-function noLineBreaks(field: string, value: string) {
-  // RFC 5322 §2.2: a header body is one logical line; CR or LF in it would inject headers.
-  if (/[\r\n\0]/.test(value)) throw invalid(field, 'contains CR, LF or NUL (header injection)');
+/** Every value that becomes (part of) a header passes this one rule (shared/header-field.ts). */
+function headerSafe(field: string, value: string) {
+  const problem = headerTextProblem(value);
+  if (problem) throw invalid(field, problem);
 }
 
 function decodedLength(b64: string): number | null {
@@ -73,7 +75,7 @@ export async function prepareMessage(body: SendMessage, ctx: AcceptContext, inde
   const cc = wrap(() => mailboxes('cc', body.cc));
   const bcc = wrap(() => mailboxes('bcc', body.bcc));
   const replyTo = wrap(() => mailboxes('reply_to', body.reply_to));
-  wrap(() => noLineBreaks('subject', body.subject));
+  wrap(() => headerSafe('subject', body.subject));
 
   const lane = (body.lane ?? 'transactional') as Lane;
   if (!LANES.includes(lane)) throw invalid(at('lane'), `unknown lane; use one of ${LANES.join(', ')}`);
@@ -92,13 +94,22 @@ export async function prepareMessage(body: SendMessage, ctx: AcceptContext, inde
   for (const [name, value] of Object.entries(body.headers ?? {})) {
     if (!HEADER_NAME.test(name)) throw invalid(at(`headers.${name}`), 'not a valid header field name (RFC 5322 §3.6.8)');
     if (RESERVED_HEADERS.has(name.toLowerCase())) throw invalid(at(`headers.${name}`), 'is set by Postlane and cannot be overridden');
-    wrap(() => noLineBreaks(`headers.${name}`, value));
+    wrap(() => headerSafe(`headers.${name}`, value));
     headers[name] = value;
+  }
+
+  for (const [name, value] of Object.entries(body.tags ?? {})) {
+    wrap(() => headerSafe(`tags.${name}`, name));
+    wrap(() => headerSafe(`tags.${name}`, value));
   }
 
   let attachmentBytes = 0;
   const attachments: MimeAttachment[] = (body.attachments ?? []).map((a, i) => {
-    wrap(() => noLineBreaks(`attachments[${i}].filename`, a.filename));
+    wrap(() => headerSafe(`attachments[${i}].filename`, a.filename));
+    if (a.content_id != null) {
+      const problem = headerTextProblem(a.content_id) ?? contentIdProblem(a.content_id);
+      if (problem) throw invalid(at(`attachments[${i}].content_id`), problem);
+    }
     if (/[\r\n";]/.test(a.content_type) || !/^[\w.+-]+\/[\w.+-]+$/.test(a.content_type)) {
       throw invalid(at(`attachments[${i}].content_type`), 'not a MIME type like application/pdf');
     }
