@@ -37,8 +37,6 @@ export interface MtaNodeOptions {
   dkimWorkers?: number;
   /** Verify certificates for jobs with requireTls (default true). */
   verifyTlsWhenRequired?: boolean;
-  resultFlushMs?: number;
-  resultBatchMax?: number;
   /** Credits per pull while the node is busy (lease-client.ts; default a tenth of the capacity). */
   pullBatch?: number;
   reconnectMinMs?: number;
@@ -135,8 +133,6 @@ export class MtaNode {
       capacity: options.capacity,
       journal: this.journal,
       logger: this.logger,
-      flushMs: options.resultFlushMs,
-      batchMax: options.resultBatchMax,
       pullBatch: options.pullBatch,
       reconnectMinMs: options.reconnectMinMs,
       reconnectMaxMs: options.reconnectMaxMs,

@@ -66,3 +66,39 @@ test('compaction keeps unacked results and the newest terminal entries', async (
     dir.cleanup();
   }
 });
+
+test('a reported result is journaled at once, and results that arrive during a write join the next one (group commit)', async () => {
+  const { LeaseClient } = await import('../../mta-node/lease-client.ts');
+  const dir = tmpDir();
+  const journal = new Journal({ path: join(dir.path, 'group.journal') });
+  await journal.open();
+  const writes: string[][] = [];
+  const append = journal.appendResults.bind(journal);
+  journal.appendResults = (results) => {
+    writes.push(results.map((r) => r.jobId));
+    return append(results);
+  };
+  const client = new LeaseClient({
+    edge: 'ws://127.0.0.1:9', token: 't', nodeId: 'n', region: 'eu', version: 'test', ips: [], capacity: 1, journal,
+    logger: { info() {}, warn() {}, error() {}, debug() {}, child() { return this; } } as never,
+    handlers: { onWelcome() {}, onLease() {}, freeCapacity: () => 0, heldLeaseIds: () => [] },
+  });
+  try {
+    client.report(result(1));
+    // Before any timer could fire (a setImmediate runs ahead of every timeout), the write is under way.
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(writes, [['j1']], 'the first result is written without waiting for a batch timer');
+    for (let n = 2; n <= 5; n++) client.report(result(n));
+    await client.flushNow(false);
+    assert.deepEqual(writes.slice(1).flat(), ['j2', 'j3', 'j4', 'j5'], 'every later result written once, in order');
+    assert.ok(writes.length <= 3, `results reported during one write share the next (${writes.length} writes)`);
+    const reopened = new Journal({ path: join(dir.path, 'group.journal') });
+    await reopened.open();
+    assert.deepEqual(reopened.unackedResults().map((r) => r.jobId), ['j1', 'j2', 'j3', 'j4', 'j5']);
+    await reopened.close();
+  } finally {
+    await client.stop();
+    await journal.close();
+    dir.cleanup();
+  }
+});
