@@ -5,7 +5,7 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import type { AppEnv } from './context.ts';
-import type { AppDeps } from './ports.ts';
+import type { AppDeps } from './ports/app.ts';
 import { ApiError } from '../shared/errors.ts';
 import { onError } from './middleware/errors.ts';
 import { limitBody } from './middleware/body-limit.ts';
@@ -26,6 +26,22 @@ import { registerSuppressions } from './routes/suppressions.ts';
 export const API_VERSION = '0.1.0';
 /** A batch carries up to 1,000 messages; its body may be this many times one message's limit. */
 const BATCH_BODY_FACTOR = 4;
+
+/**
+ * One body limit for every route, sized per route: a message (base64 attachments grow by 4/3,
+ * and JSON adds its own; the per-message check in accept is exact), a batch, a feedback report
+ * (part of the original message plus the report), and 1 MiB for every other JSON document.
+ */
+export function bodyLimits(maxMessageBytes: number): (path: string) => number {
+  const single = Math.ceil(maxMessageBytes * 1.4) + 64 * 1024;
+  return (path) => {
+    if (path === '/v1/messages') return single;
+    if (path === '/v1/messages/batch') return single * BATCH_BODY_FACTOR;
+    if (path === '/v1/inbound') return maxMessageBytes + 256 * 1024;
+    return DOCUMENT_BODY_BYTES;
+  };
+}
+const DOCUMENT_BODY_BYTES = 1024 * 1024;
 
 export interface AppOptions {
   /** Runtime middleware, run before the size limits and the routes (the Node entry's body reader). */
@@ -56,18 +72,15 @@ export function createApp(deps: AppDeps, options: AppOptions = {}) {
   });
   for (const middleware of options.runtime ?? []) app.use('*', middleware);
 
-  const tooLarge = () => {
-    throw new ApiError('payload_too_large', 'the request body is over the size limit', { limit: deps.config.maxMessageBytes });
+  const tooLarge = (_c: unknown, limit: number) => {
+    throw new ApiError('payload_too_large', `the request body is over this route's limit of ${limit} bytes`, { limit });
   };
-  // Base64 attachments grow by 4/3, and JSON adds its own; the per-message check is exact.
-  const singleLimit = Math.ceil(deps.config.maxMessageBytes * 1.4) + 64 * 1024;
-  app.use('/v1/messages', limitBody(singleLimit, tooLarge));
-  app.use('/v1/messages/batch', limitBody(singleLimit * BATCH_BODY_FACTOR, tooLarge));
-  // A report carries (part of) the original message: one message's limit plus room for the report.
-  app.use('/v1/inbound', limitBody(deps.config.maxMessageBytes + 256 * 1024, tooLarge));
+  app.use('*', limitBody(bodyLimits(deps.config.maxMessageBytes), tooLarge));
 
   app.onError(onError);
-  app.notFound((c) => c.json(new ApiError('not_found', `no route ${c.req.method} ${c.req.path}`).toBody(), 404));
+  app.notFound((c) =>
+    c.json(new ApiError('not_found', `no route ${c.req.method} ${c.req.path}`, { action: 'See /openapi.json for the routes this API serves.' }).toBody(), 404),
+  );
 
   registerHealth(app);
   registerSendMessage(app);

@@ -140,6 +140,8 @@ export const MessageListQuerySchema = z.object({
   provider: z.string().max(64).optional(),
   since: z.string().datetime({ offset: true }).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),
+  /** `next_cursor` of the previous page (every list pages this way: `cursor` in, `next_cursor` + `has_more` out). */
+  cursor: z.string().regex(/^msg_[A-Za-z0-9_-]{1,64}$/, 'expected the next_cursor of a previous page').optional(),
 });
 
 export const MessageSummarySchema = z.object({
@@ -298,7 +300,7 @@ export const SuppressionListQuerySchema = z.object({
 });
 
 export const SuppressionListSchema = z
-  .object({ data: z.array(SuppressionSchema), next_cursor: z.string().nullable() })
+  .object({ data: z.array(SuppressionSchema), next_cursor: z.string().nullable(), has_more: z.boolean() })
   .openapi('SuppressionList');
 
 export const InboundResultSchema = z

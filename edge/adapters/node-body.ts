@@ -8,6 +8,34 @@
 import type { IncomingMessage } from 'node:http';
 import type { MiddlewareHandler } from 'hono';
 
+/**
+ * After a refusal (413) the rest of the body is still on its way. Node's HTTP server reads and
+ * discards an unread body once the response is sent, keeping the connection; closing at once
+ * instead resets it while the client is still writing, and fetch, Node's http client and curl
+ * then report EPIPE / "fetch failed" instead of the 413 (nginx lingers the same way). The
+ * discard is bounded: past this many more bytes, or this long, the connection is cut.
+ */
+const LINGER_BYTES = 128 * 1024 * 1024;
+const LINGER_MS = 30_000;
+
+function lingerAfterRefusal(incoming: IncomingMessage): void {
+  if (incoming.complete) return;
+  const socket = incoming.socket;
+  let seen = 0;
+  const onData = (chunk: Buffer) => {
+    seen += chunk.length;
+    if (seen > LINGER_BYTES) socket.destroy();
+  };
+  const timer = setTimeout(() => !incoming.complete && socket.destroy(), LINGER_MS);
+  timer.unref();
+  socket.on('data', onData);
+  incoming.once('end', () => {
+    clearTimeout(timer);
+    socket.off('data', onData);
+  });
+  socket.once('close', () => clearTimeout(timer));
+}
+
 export function preloadNodeBodies(maxBytes: number): MiddlewareHandler {
   return async (c, next) => {
     const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
@@ -19,6 +47,8 @@ export function preloadNodeBodies(maxBytes: number): MiddlewareHandler {
       text.catch(() => {}); // a broken upload surfaces where the body is read
     }
     await next();
+    // Whichever limit refused the body, its discard is bounded (see LINGER_BYTES).
+    if (incoming && c.res.status === 413) lingerAfterRefusal(incoming);
   };
 }
 

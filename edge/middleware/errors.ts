@@ -3,7 +3,7 @@ import type { ErrorHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { AppEnv } from '../context.ts';
 import { ApiError } from '../../shared/errors.ts';
-import { StoreUnavailableError } from '../store/guarded.ts';
+import { StoreUnavailableError } from '../domain/errors.ts';
 
 export const STORE_RETRY_AFTER_SECONDS = 1;
 
@@ -14,6 +14,10 @@ export function toApiError(error: unknown): ApiError {
   }
   if (error instanceof HTTPException) {
     if (error.status === 413) return new ApiError('payload_too_large', 'the request body is over the size limit');
+    // The JSON validator refuses a body without `Content-Type: application/json` this way.
+    if (error.status === 415) {
+      return new ApiError('unsupported_media_type', 'the body must be JSON: send it with Content-Type: application/json', { field: 'content-type', expected: 'application/json' });
+    }
     if (error.status === 400) return new ApiError('invalid_request', error.message || 'malformed request', { field: 'body', reason: error.message || 'malformed' });
   }
   return new ApiError('internal', 'internal error');
@@ -27,8 +31,8 @@ export const onError: ErrorHandler<AppEnv> = (error, c) => {
   }
   deps?.metrics.inc('postlane_api_rejections_total', { code: apiError.code });
   if (apiError.retryAfterSeconds !== undefined) c.header('Retry-After', String(apiError.retryAfterSeconds));
-  // The refused body was never read off the connection: close it rather than let the client
-  // send its next request behind the leftover bytes (RFC 9110 §15.5.14).
-  if (apiError.code === 'payload_too_large') c.header('Connection', 'close');
+  // A refused body is not closed on here: closing while the client still writes resets the
+  // connection before it reads the 413. The Node adapter drains the rest, bounded
+  // (edge/adapters/node-body.ts); Workers' front end does so itself.
   return c.json(apiError.toBody(), apiError.status as 400);
 };

@@ -3,7 +3,7 @@ import type { App } from '../context.ts';
 import { ErrorSchema, MessageViewSchema, type MessageView } from '../../shared/api.ts';
 import { ApiError } from '../../shared/errors.ts';
 import { requireScope } from '../middleware/auth.ts';
-import { messageStatus } from '../store/libsql-store.ts';
+import { messageStatus } from '../domain/message-status.ts';
 import { errorResponses } from './responses.ts';
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());

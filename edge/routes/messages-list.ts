@@ -11,17 +11,26 @@ const route = createRoute({
   middleware: [requireScope('read')] as const,
   request: { query: MessageListQuerySchema },
   responses: {
-    200: { description: 'Newest first', content: { 'application/json': { schema: z.object({ data: z.array(MessageSummarySchema) }) } } },
+    200: {
+      description: 'Newest first; page with `cursor` = the `next_cursor` of the previous page',
+      content: { 'application/json': { schema: z.object({ data: z.array(MessageSummarySchema), next_cursor: z.string().nullable(), has_more: z.boolean() }) } },
+    },
     ...errorResponses(ErrorSchema, [400, 401, 403, 503]),
   },
 });
 
 export function registerListMessages(app: App) {
   app.openapi(route, async (c) => {
-    const rows = await c.get('deps').store.listMessages(c.get('caller').tenantId, c.req.valid('query'));
+    const q = c.req.valid('query');
+    // One row more than the page tells whether another page exists.
+    const rows = await c.get('deps').store.listMessages(c.get('caller').tenantId, { ...q, limit: q.limit + 1 });
+    const page = rows.slice(0, q.limit);
+    const hasMore = rows.length > q.limit;
     return c.json(
       {
-        data: rows.map((r) => ({
+        next_cursor: hasMore ? page.at(-1)!.id : null,
+        has_more: hasMore,
+        data: page.map((r) => ({
           id: r.id,
           status: r.status,
           from: r.fromAddress,

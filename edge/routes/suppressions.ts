@@ -60,9 +60,12 @@ export function registerSuppressions(app: App) {
       reason: q.reason,
       contains: q.contains,
       before: q.cursor !== undefined ? Number(q.cursor) : undefined,
-      limit: q.limit,
+      // One row more than the page tells whether another page exists.
+      limit: q.limit + 1,
     });
-    return c.json({ data: rows.map(suppressionView), next_cursor: rows.length === q.limit ? String(rows.at(-1)!.id) : null }, 200);
+    const page = rows.slice(0, q.limit);
+    const hasMore = rows.length > q.limit;
+    return c.json({ data: page.map(suppressionView), next_cursor: hasMore ? String(page.at(-1)!.id) : null, has_more: hasMore }, 200);
   });
 
   app.openapi(add, async (c) => {

@@ -9,15 +9,15 @@ import { buildMime, type MimeAttachment } from '../../shared/mime.ts';
 import { contentIdProblem, headerTextProblem } from '../../shared/header-field.ts';
 import { ApiError, invalid } from '../../shared/errors.ts';
 import { newId } from '../../shared/ids.ts';
-import type { NewMessage } from '../ports.ts';
-import type { SendingDomainRow } from '../store/schema.ts';
+import type { NewMessage } from '../ports/store.ts';
+import type { SendingDomainRecord } from '../domain/records.ts';
 
 export interface AcceptContext {
   tenantId: string;
   now: number;
   maxMessageBytes: number;
   /** Registered sending domains of the tenant, by ASCII domain. */
-  domain(domain: string): Promise<SendingDomainRow | null>;
+  domain(domain: string): Promise<SendingDomainRecord | null>;
   /** Pools the tenant may use: shared ones and its own dedicated ones. */
   pools: Map<string, { tenantId: string | null }>;
   requireVerifiedDomain: boolean;
@@ -152,8 +152,11 @@ export async function prepareMessage(body: SendMessage, ctx: AcceptContext, inde
   });
   const sizeBytes = new TextEncoder().encode(raw).length;
   if (sizeBytes > ctx.maxMessageBytes || attachmentBytes > ctx.maxMessageBytes) {
+    // Name the part that makes the message large, so the caller knows what to cut.
+    const parts: Array<[string, number]> = [['attachments', attachmentBytes], ['text', body.text?.length ?? 0], ['html', body.html?.length ?? 0]];
+    const largest = parts.reduce((a, b) => (b[1] > a[1] ? b : a))[0];
     throw new ApiError('payload_too_large', `${at('message')} is ${sizeBytes} bytes encoded; the limit is ${ctx.maxMessageBytes}`, {
-      field: at('attachments'),
+      field: at(largest),
       limit: ctx.maxMessageBytes,
       size: sizeBytes,
     });

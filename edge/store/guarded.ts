@@ -7,19 +7,8 @@
  * constraint the code did not expect) is a bug, and it is rethrown unchanged so the API answers
  * 500 and logs the cause, instead of telling the client to retry something that will never work.
  */
-import type { Store } from '../ports.ts';
-
-export type UnavailableReason = 'timeout' | 'unreachable' | 'busy';
-
-export class StoreUnavailableError extends Error {
-  constructor(
-    readonly operation: string,
-    cause: unknown,
-    readonly reason: UnavailableReason = 'unreachable',
-  ) {
-    super(`store unavailable (${reason}) during ${operation}: ${(cause as Error)?.message ?? cause}`, { cause });
-  }
-}
+import { StoreUnavailableError, type UnavailableReason } from '../domain/errors.ts';
+import type { Store } from '../ports/store.ts';
 
 class StoreTimeout extends Error {}
 

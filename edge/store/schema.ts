@@ -1,10 +1,13 @@
 /**
- * The store's schema: the single source of truth. drizzle-kit generates `migrations/` from this
- * file (`npm run db:generate`); the API validators and store queries use these types.
- * Times are epoch milliseconds (integers) so both runtimes and every query compare them alike.
+ * The store's schema: the single source of truth for the database. drizzle-kit generates
+ * `migrations/` from this file (`npm run db:generate`). Its rows are the domain records of
+ * edge/domain/records.ts (records-match-schema.ts checks it); only the store's code uses the
+ * row types. Times are epoch milliseconds (integers) so both runtimes and every query compare
+ * them alike.
  */
 import { sqliteTable, text, integer, index, uniqueIndex, primaryKey } from 'drizzle-orm/sqlite-core';
 import { sql } from 'drizzle-orm';
+import type { WarmupProviderState } from '../domain/records.ts';
 
 export const tenants = sqliteTable('tenants', {
   id: text('id').primaryKey(),
@@ -218,22 +221,6 @@ export type SendingDomainRow = typeof sendingDomains.$inferSelect;
 
 // ---------------------------------------------------------------------------------------------
 // Warm-ups (SPEC §4): a pool's or one source IP's warm-up plan and where it stands.
-
-/** One provider's progress in a warm-up; kept as JSON on the warm-up's row. */
-export interface WarmupProviderState {
-  /** Plan day, 1-based. */
-  day: number;
-  /** Sends granted since the current day's start (a grant counts, whatever its result). */
-  sentToday: number;
-  lastSendAt: number | null;
-  /** Earliest time of the next send: the randomised spacing slot drawn at the last grant. */
-  nextAt: number | null;
-  /** Results of today's sends: what the day's decision is made from. */
-  signals: { sent: number; bounced: number; blocked: number; complained: number };
-  /** The plan reached its maximum for this provider: the provider table's rate rules now. */
-  complete: boolean;
-  lastDecision: { decision: string; from: number; to: number; reason: string; at: number } | null;
-}
 
 /**
  * Warm-ups of a pool (scope `pool`, key = pool name) or of one source IP (scope `ip`, key = the

@@ -17,13 +17,15 @@ import { drizzle } from 'drizzle-orm/libsql';
 import { drizzle as drizzleWeb } from 'drizzle-orm/libsql/web';
 import * as schema from '../../edge/store/schema.ts';
 import { LibsqlStore } from '../../edge/store/libsql-store.ts';
-import { guardStore, StoreUnavailableError, unavailableReason } from '../../edge/store/guarded.ts';
+import { guardStore, unavailableReason } from '../../edge/store/guarded.ts';
+import { StoreUnavailableError } from '../../edge/domain/errors.ts';
 import { createApp } from '../../edge/app.ts';
 import { MemoryCounters } from '../../edge/adapters/memory-counters.ts';
 import { memoryMetrics } from '../../edge/metrics.ts';
 import { createSecrets, newMasterKey } from '../../edge/secrets.ts';
-import type { Logger, Store } from '../../edge/ports.ts';
-import { freePort } from '../helpers/cluster.ts';
+import type { Logger } from '../../edge/logger.ts';
+import type { Store } from '../../edge/ports/store.ts';
+import { freePort } from '../../dev/cluster/index.ts';
 
 /** A store whose every method fails with what `fail()` returns (or never answers). */
 function fakeStore(fail: () => Promise<never>): Store {

@@ -16,7 +16,7 @@ import { openDatabase } from '../../edge/adapters/node-server.ts';
 import { LibsqlStore, type PostlaneDb } from '../../edge/store/libsql-store.ts';
 import { guardedUpdater, rowInserter } from '../../edge/store/rows.ts';
 import * as schema from '../../edge/store/schema.ts';
-import type { NewMessage } from '../../edge/ports.ts';
+import type { NewMessage } from '../../edge/ports/store.ts';
 import { newId } from '../../shared/ids.ts';
 
 let dir: string;

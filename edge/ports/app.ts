@@ -1,0 +1,44 @@
+/**
+ * What `createApp(deps)` is given. It knows only these ports; the Node entry binds them to
+ * libSQL and in-process implementations, the Worker to libSQL over HTTP and Durable Objects.
+ * Anything runtime-specific lives behind one of them.
+ */
+import type { ShapingPolicy } from '../../shared/policy/providers.ts';
+import type { Logger } from '../logger.ts';
+import type { Metrics } from '../metrics.ts';
+import type { Counters } from './counters.ts';
+import type { LeaseHubPort } from './lease-hub.ts';
+import type { MailDomains } from './mail-domains.ts';
+import type { Secrets } from './secrets.ts';
+import type { Store } from './store.ts';
+
+export interface AppConfig {
+  maxMessageBytes: number;
+  /** Default per-tenant API rate, messages per second, and its burst. */
+  tenantRatePerSec: number;
+  tenantBurst: number;
+  /** Queued jobs per tenant and lane past which new sends get 429. */
+  laneBacklogLimit: number;
+  leaseTtlMs: number;
+  heartbeatMs: number;
+  /** Whether the from-domain must be DNS-verified, not only registered. */
+  requireVerifiedDomain: boolean;
+  /**
+   * The provider table in force (the shipped one with the operator's overrides): accept
+   * assigns each recipient its provider from it, so a provider the operator adds is matched.
+   */
+  shapingPolicy?: ShapingPolicy;
+}
+
+export interface AppDeps {
+  store: Store;
+  counters: Counters;
+  hub: LeaseHubPort;
+  secrets: Secrets;
+  /** Recipient-domain checks at accept (outreach verification); absent: not checked. */
+  mailDomains?: MailDomains;
+  config: AppConfig;
+  logger: Logger;
+  metrics: Metrics;
+  now?: () => number;
+}

@@ -1,0 +1,229 @@
+/**
+ * The lease side of delivery jobs: nodes and pools, claims, lease upkeep and every state change
+ * a result, a hold or an expiry makes. Claims and transitions are single guarded statements, so
+ * any number of hubs and edge instances can share the store without leasing a job twice.
+ */
+import { and, eq, inArray, sql } from 'drizzle-orm';
+import type { DeliveryJobRecord } from '../../domain/records.ts';
+import type { ClaimRequest, ClaimedJob, HeldBy, HeldJob, JobTransition, LeaseStore, MessageStore, NodeRegistration, SuppressionStore } from '../../ports/store.ts';
+import { deliveryJobs, messages, nodes, pools, sendingDomains } from '../schema.ts';
+import { guardedUpdater } from '../rows.ts';
+import { chunks, INSERT_CHUNK, type PostlaneDb } from './db.ts';
+
+const LANE_ORDER = sql`CASE ${deliveryJobs.lane} WHEN 'transactional' THEN 0 WHEN 'lifecycle' THEN 1 ELSE 2 END`;
+
+/** What a transition writes besides the job: its events, and the suppression of a hard bounce. */
+export type TransitionWrites = Pick<MessageStore, 'appendEvents'> & Pick<SuppressionStore, 'recordFeedback'>;
+
+export class LibsqlLeases implements LeaseStore {
+  private readonly jobUpdates = guardedUpdater(deliveryJobs, 'id', 'state');
+
+  constructor(
+    private readonly db: PostlaneDb,
+    private readonly writes: TransitionWrites,
+  ) {}
+
+  async upsertNode(n: NodeRegistration) {
+    await this.db
+      .insert(nodes)
+      .values({ id: n.id, region: n.region, version: n.version, ips: n.ips, capacity: n.capacity, connectedAt: n.now, lastSeenAt: n.now })
+      .onConflictDoUpdate({
+        target: nodes.id,
+        set: { region: n.region, version: n.version, ips: n.ips, capacity: n.capacity, connectedAt: n.now, lastSeenAt: n.now },
+      });
+  }
+
+  async knownPools() {
+    return this.db.select({ name: pools.name, tenantId: pools.tenantId }).from(pools);
+  }
+
+  async ensurePool(name: string, tenantId: string | null, now: number) {
+    await this.db.insert(pools).values({ name, tenantId, createdAt: now }).onConflictDoNothing();
+  }
+
+  async claimJobs(req: ClaimRequest): Promise<ClaimedJob[]> {
+    if (req.pools.length === 0 || req.limit <= 0) return [];
+    const quotas = req.laneQuotas?.length ? req.laneQuotas : [{ lane: '*', limit: req.limit }];
+    const exclude = (req.exclude ?? []).map((e) =>
+      e.domain ? sql`AND NOT (provider = ${e.provider} AND pool = ${e.pool} AND domain = ${e.domain})` : sql`AND NOT (provider = ${e.provider} AND pool = ${e.pool})`,
+    );
+    const claimed: DeliveryJobRecord[] = [];
+    const expiresAt = req.now + req.leaseTtlMs;
+    for (const quota of quotas) {
+      const limit = Math.min(quota.limit, req.limit - claimed.length);
+      if (limit <= 0) continue;
+      const leaseId = `${req.nodeId}:${req.now}`;
+      // One statement: select ready jobs and mark them leased. SQLite runs it under the write
+      // lock, so two hubs (or edge instances) can never claim the same job.
+      const rows = await this.db.all<Record<string, unknown>>(sql`
+        UPDATE ${deliveryJobs}
+        SET state = 'leased', lease_id = ${leaseId} || ':' || id, lease_owner = ${req.nodeId},
+            lease_expires_at = ${expiresAt}, attempts = attempts + 1, updated_at = ${req.now}
+        WHERE id IN (
+          SELECT id FROM ${deliveryJobs}
+          WHERE state = 'queued' AND next_attempt_at <= ${req.now}
+            AND (region IS NULL OR region = ${req.region})
+            AND pool IN (${sql.join(req.pools.map((p) => sql`${p}`), sql`, `)})
+            ${quota.lane === '*' ? sql`` : sql`AND lane = ${quota.lane}`}
+            ${'tenantId' in quota && quota.tenantId ? sql`AND tenant_id = ${quota.tenantId}` : sql``}
+            ${sql.join(exclude, sql` `)}
+          ORDER BY ${quota.lane === '*' ? sql`${LANE_ORDER}, ` : sql``}next_attempt_at
+          LIMIT ${limit}
+        )
+        RETURNING *`);
+      claimed.push(...rows.map(jobFromRaw));
+    }
+    if (claimed.length === 0) return [];
+    const messageIds = [...new Set(claimed.map((j) => j.messageId))];
+    const meta = await this.db
+      .select({ id: messages.id, fromDomain: messages.fromDomain, constraints: messages.constraints, returnPathDomain: sendingDomains.returnPathDomain, dkimDomain: sendingDomains.domain })
+      .from(messages)
+      .leftJoin(sendingDomains, and(eq(sendingDomains.tenantId, messages.tenantId), eq(sendingDomains.domain, messages.fromDomain)))
+      .where(inArray(messages.id, messageIds));
+    const byId = new Map(meta.map((m) => [m.id, m]));
+    return claimed.map((job) => {
+      const m = byId.get(job.messageId);
+      return { ...job, returnPathDomain: m?.returnPathDomain ?? m?.fromDomain ?? null, dkimDomain: m?.dkimDomain ?? null, constraints: m?.constraints ?? null };
+    });
+  }
+
+  async extendLeases(nodeId: string, leaseIds: string[], expiresAt: number) {
+    for (const part of chunks(leaseIds, 500)) {
+      await this.db
+        .update(deliveryJobs)
+        .set({ leaseExpiresAt: expiresAt })
+        .where(and(eq(deliveryJobs.state, 'leased'), eq(deliveryJobs.leaseOwner, nodeId), inArray(deliveryJobs.leaseId, part)));
+    }
+  }
+
+  async jobsByIds(ids: string[]) {
+    const out: DeliveryJobRecord[] = [];
+    for (const part of chunks(ids, 500)) out.push(...(await this.db.select().from(deliveryJobs).where(inArray(deliveryJobs.id, part))));
+    return out;
+  }
+
+  async applyTransitions(transitions: JobTransition[]) {
+    if (transitions.length === 0) return [];
+    // Guarded updates: each applies only if the job is still in an expected state. RETURNING
+    // tells which did, and only their events are written (right after, in a second batch).
+    const updatedAt = Date.now();
+    const statements = this.jobUpdates.statements(
+      transitions.map((t) => ({ key: t.jobId, set: { ...t.set, updatedAt }, allowed: t.fromStates })),
+      INSERT_CHUNK,
+    );
+    const results = await this.db.$client.batch(statements, 'write');
+    const applied = new Set(results.flatMap((r) => r.rows.map((row) => String(row.key))));
+    const events = transitions.filter((t) => applied.has(t.jobId)).flatMap((t) => t.events);
+    const suppress = transitions.flatMap((t) => (t.suppress && applied.has(t.jobId) ? [t.suppress] : []));
+    if (suppress.length) await this.writes.recordFeedback({ events, suppressions: suppress });
+    else await this.writes.appendEvents(events);
+    return [...applied];
+  }
+
+  async requeueHeld(held: HeldJob[], now: number) {
+    if (held.length === 0) return [];
+    // One UPDATE per chunk instead of one per job: a claim can hand back most of what it took
+    // when budgets are tight, and this is the hub's hottest write then.
+    const applied = new Set<string>();
+    for (const part of chunks(held, 300)) {
+      const nextAt = sql.join(part.map((h) => sql`WHEN ${h.jobId} THEN ${h.nextAttemptAt}`), sql` `);
+      const cls = sql.join(part.map((h) => sql`WHEN ${h.jobId} THEN ${h.lastClass}`), sql` `);
+      const ids = sql.join(part.map((h) => sql`${h.jobId}`), sql`, `);
+      const rows = await this.db.all<{ id: string }>(sql`
+        UPDATE delivery_jobs SET state = 'queued', attempts = max(0, attempts - 1),
+          next_attempt_at = CASE id ${nextAt} END, last_class = CASE id ${cls} END,
+          lease_id = NULL, lease_owner = NULL, lease_expires_at = NULL, updated_at = ${now}
+        WHERE state = 'leased' AND id IN (${ids}) RETURNING id`);
+      for (const r of rows) applied.add(r.id);
+    }
+    await this.writes.appendEvents(held.filter((h) => h.event && applied.has(h.jobId)).map((h) => h.event!));
+    return [...applied];
+  }
+
+  async releaseHeld(held: HeldBy, now: number) {
+    const r = await this.db
+      .update(deliveryJobs)
+      .set({ nextAttemptAt: now, updatedAt: now })
+      .where(
+        and(
+          eq(deliveryJobs.state, 'queued'),
+          eq(deliveryJobs.lastClass, held.lastClass),
+          sql`${deliveryJobs.nextAttemptAt} > ${now}`,
+          held.pool ? eq(deliveryJobs.pool, held.pool) : undefined,
+          held.senderDomain ? eq(deliveryJobs.senderDomain, held.senderDomain) : undefined,
+        ),
+      );
+    return r.rowsAffected;
+  }
+
+  async expireLeases(now: number) {
+    const expired = await this.db
+      .select({ id: deliveryJobs.id, messageId: deliveryJobs.messageId, leaseOwner: deliveryJobs.leaseOwner, leaseId: deliveryJobs.leaseId })
+      .from(deliveryJobs)
+      .where(and(eq(deliveryJobs.state, 'leased'), sql`${deliveryJobs.leaseExpiresAt} < ${now}`))
+      .limit(5000);
+    if (expired.length === 0) return 0;
+    const applied = await this.applyTransitions(
+      expired.map((job) => ({
+        jobId: job.id,
+        fromStates: ['leased'],
+        set: { state: 'queued', leaseId: null, leaseOwner: null, leaseExpiresAt: null, nextAttemptAt: now },
+        events: [
+          {
+            messageId: job.messageId,
+            jobId: job.id,
+            type: 'lease_expired',
+            at: now,
+            data: { node: job.leaseOwner, lease_id: job.leaseId, reason: 'no result before the lease TTL; returned to the queue' },
+          },
+        ],
+      })),
+    );
+    return applied.length;
+  }
+
+  async readyJobsOutside(regions: string[], now: number, limit: number) {
+    return this.db
+      .select()
+      .from(deliveryJobs)
+      .where(
+        and(
+          eq(deliveryJobs.state, 'queued'),
+          sql`${deliveryJobs.nextAttemptAt} <= ${now}`,
+          sql`${deliveryJobs.region} IS NOT NULL`,
+          regions.length ? sql`${deliveryJobs.region} NOT IN (${sql.join(regions.map((r) => sql`${r}`), sql`, `)})` : undefined,
+        ),
+      )
+      .limit(limit);
+  }
+}
+
+/** RETURNING * hands back column names; map them onto the record's shape. */
+function jobFromRaw(r: Record<string, unknown>): DeliveryJobRecord {
+  const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+  return {
+    id: String(r.id),
+    messageId: String(r.message_id),
+    tenantId: String(r.tenant_id),
+    recipient: String(r.recipient),
+    recipientKind: String(r.recipient_kind),
+    domain: String(r.domain),
+    senderDomain: String(r.sender_domain),
+    provider: String(r.provider),
+    pool: String(r.pool),
+    lane: String(r.lane),
+    region: (r.region as string | null) ?? null,
+    dedupKey: String(r.dedup_key),
+    state: String(r.state),
+    attempts: Number(r.attempts),
+    nextAttemptAt: Number(r.next_attempt_at),
+    leaseId: (r.lease_id as string | null) ?? null,
+    leaseOwner: (r.lease_owner as string | null) ?? null,
+    leaseExpiresAt: num(r.lease_expires_at),
+    lastReply: (r.last_reply as string | null) ?? null,
+    lastClass: (r.last_class as string | null) ?? null,
+    createdAt: Number(r.created_at),
+    updatedAt: Number(r.updated_at),
+    finishedAt: num(r.finished_at),
+  };
+}
