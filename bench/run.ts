@@ -18,12 +18,13 @@ import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, killAllNow, nextMessage, spawnTs, stopAll, stopChild, sleep } from './lib/proc.ts';
-import { postfixToolsPresent, smtpSource, startSmtpSink, type SmtpSink } from './lib/smtp.ts';
+import { postfixToolsPresent, smtpSource, startSmtpSink } from './lib/smtp.ts';
 import { measureE2E, measureIngest, registerDomain, sendOne, type E2EResult, type EdgeTarget, type LoadResult } from './lib/measure.ts';
 import { benchMessage } from './lib/message.ts';
 import type { PlatformChildConfig } from './children/platform.ts';
 import { startSink as startCheckSink } from '../test/mta-node/helpers.ts';
 import { phaseShaped, printShaped, type ShapedReport } from './shaped.ts';
+import { phaseCluster, type ClusterResults } from './cluster.ts';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const CPU_PROF = process.env.BENCH_CPU_PROF === '1';
@@ -58,7 +59,7 @@ const P = {
 /**
  * The sink is one destination domain: the shipped table would shape it like an unknown receiver
  * (300/min per IP). An operator relaying to their own sink raises its budget the same way, with
- * a shaping file (embedded) or the SHAPING_POLICY var (Worker); AIMD and breakers stay on.
+ * a shaping file (embedded) or the POSTLANE_SHAPING_POLICY var (Worker); AIMD and breakers stay on.
  */
 const BENCH_SHAPING = { default: { ratePerIp: '6000000/min', ratePerPool: '6000000/min', maxConnectionsPerIp: 20, messagesPerConnection: 1000 } };
 
@@ -123,16 +124,6 @@ async function runChild<T>(script: string, env: Record<string, string>, timeoutM
 }
 
 // ---------------------------------------------------------------------------------------------
-interface ClusterResults {
-  single?: LoadResult;
-  batch?: LoadResult;
-  e2e?: E2EResult;
-  /** Messages at the sink per node (by the EHLO name each node greets the sink with). */
-  e2eBy?: Record<string, number>;
-  e2eDuplicates?: number;
-  error?: string;
-}
-
 interface Results {
   machine: { cores: number; cpu: string; node: string; quick: boolean };
   baselines?: { autocommitPerSec: number; txPerSec: number; rsaPerSec: number; edPerSec: number };
@@ -222,7 +213,7 @@ async function phaseE2E(label: string, algorithm: 'rsa-sha256' | 'ed25519-sha256
     await sendOne(p.target, { ...benchMessage(0, domain, 'check.bench.test', 'check'), to: 'check@check.bench.test' });
     const until = Date.now() + 15_000;
     while (check.mails.length === 0 && Date.now() < until) await sleep(20);
-    const sig = /^DKIM-Signature:([^]*?)\r\n(?=\S)/im.exec(check.mails[0]?.raw ?? '')?.[1] ?? '';
+    const sig = /^DKIM-Signature:([\s\S]*?)\r\n(?=\S)/im.exec(check.mails[0]?.raw ?? '')?.[1] ?? '';
     const a = /\ba=([\w-]+)/.exec(sig)?.[1];
     const d = /\bd=([\w.-]+)/.exec(sig)?.[1];
     const dkimChecked = check.mails.length === 0 ? 'check message not delivered' : a === algorithm && d === domain ? `ok (a=${a}; d=${d})` : `MISMATCH (a=${a}; d=${d})`;
@@ -261,67 +252,20 @@ async function phaseExternal() {
   }
 }
 
-/**
- * The cluster variant (test/helpers/cluster.ts): two workerd edge instances sharing Durable
- * Objects, sqld primary + replica, two MTA nodes (regions eu and us). The same measureE2E and
- * measureIngest as the embedded runs, printed as ratios against them. Its sink is the helper's
- * smtp-server in this process, not smtp-sink. e2e runs first, on an empty queue; then the nodes
- * are stopped so ingest, like the embedded ingest run, measures the edge alone.
- */
-async function phaseCluster() {
+/** The cluster variant: bench/cluster.ts, with the embedded runs' knobs and ingest measurement. */
+async function runClusterPhase() {
   if (process.env.BENCH_CLUSTER === '0') return;
-  log('cluster: two workerd edges over sqld, two MTA nodes (test/helpers/cluster.ts)');
-  let cluster: Awaited<ReturnType<typeof import('../test/helpers/cluster.ts').startCluster>> | null = null;
-  const out: ClusterResults = {};
-  R.cluster = out;
-  try {
-    const { startCluster } = await import('../test/helpers/cluster.ts');
-    const started = startCluster({
-      // Production lease timing, not the fault tests' 3 s TTL: under this load a heartbeat can
-      // wait seconds for the store, and an expired lease is delivered twice.
-      vars: { TENANT_RATE: '1000000', TENANT_BURST: '1000000', LOG_LEVEL: 'error', SHAPING_POLICY: JSON.stringify(BENCH_SHAPING), LEASE_TTL_MS: '60000', HEARTBEAT_MS: '10000' },
-      nodes: [
-        { region: 'eu', nodeId: 'bench-eu', capacity: P.node.capacity },
-        { region: 'us', nodeId: 'bench-us', capacity: P.node.capacity },
-      ],
-    });
-    cluster = await Promise.race([started, sleep(180_000).then(() => Promise.reject(new Error('cluster did not start within 180 s')))]);
-    const target: EdgeTarget = { label: 'cluster', urls: cluster.edges.map((e) => e.url), apiKey: cluster.apiKey };
-    await registerDomain(target, 'shop.bench.test', 'rsa-sha256');
-    const mails = cluster.sink.mails;
-    // Counted by distinct recipient: a duplicate delivery must not make the run look complete.
-    const recipients = new Set<string>();
-    let counted = 0;
-    const distinct = () => {
-      for (; counted < mails.length; counted++) recipients.add(mails[counted].to.join(','));
-      return recipients.size;
-    };
-    const sink: SmtpSink = {
-      port: cluster.sink.port,
-      get count() {
-        return distinct();
-      },
-      async waitFor(n, timeoutMs) {
-        const end = Date.now() + timeoutMs;
-        while (distinct() < n && Date.now() < end) await sleep(10);
-        return distinct() >= n ? Date.now() : null;
-      },
-      stop: async () => {},
-    };
-    log('cluster e2e: batches through both edges, delivered by bench-eu and bench-us');
-    out.e2e = await measureE2E(target, sink, { messages: P.e2eMessages, concurrency: P.e2ePostConcurrency, batchSize: P.batchSize, fromDomain: 'shop.bench.test', toDomain: 'dest.bench.test', runId: 'cluster-e2e', timeoutMs: P.clusterE2eTimeoutMs });
-    out.e2eBy = Object.fromEntries([...cluster.nodes.keys()].map((id) => [id, mails.filter((m) => m.helo === `${id}.mta.test`).length]));
-    out.e2eDuplicates = mails.length - distinct();
-    for (const node of cluster.nodes.values()) await node.kill('SIGTERM');
-    log('cluster ingest: nodes stopped, messages stay queued (as the embedded ingest run)');
-    const { single, batch } = await ingestOn(target, 'shop.bench.test', 'cluster');
-    out.single = single;
-    out.batch = batch;
-  } catch (err) {
-    out.error = ((err as Error).message ?? String(err)).split('\n')[0].slice(0, 300);
-  } finally {
-    await cluster?.stop().catch(() => {});
-  }
+  R.cluster = {};
+  await phaseCluster(
+    {
+      shaping: BENCH_SHAPING,
+      nodeCapacity: P.node.capacity,
+      e2e: { messages: P.e2eMessages, concurrency: P.e2ePostConcurrency, batchSize: P.batchSize, timeoutMs: P.clusterE2eTimeoutMs },
+      ingest: ingestOn,
+      log,
+    },
+    R.cluster,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -368,13 +312,13 @@ function printTable() {
     row('  delivered / sent, total s, ingest s', `${e.delivered}/${e.messages}, ${(e.ms / 1000).toFixed(1)} s, ${(e.ingestMs / 1000).toFixed(1)} s`, `DKIM check ${e.dkimChecked}`, '', '', e.complete ? '' : 'INCOMPLETE');
   }
   for (const [label, x] of Object.entries(R.external ?? {})) {
-    if (x.single) row(`${label}: ingest single c=32, msg/s`, n0(x.single.messagesPerSec), `p50 ${n1(x.single.p50)} p99 ${n1(x.single.p99)} ms`, ratio(x.single.messagesPerSec, i?.single.messagesPerSec) + ' of embedded', '', '');
+    if (x.single) row(`${label}: ingest single c=32, msg/s`, n0(x.single.messagesPerSec), `p50 ${n1(x.single.p50)} p99 ${n1(x.single.p99)} ms`, `${ratio(x.single.messagesPerSec, i?.single.messagesPerSec)} of embedded`, '', '');
     for (const [k, r] of [['single', x.single], ['batch', x.batch]] as const) {
       const bad = r ? Object.entries(r.statuses).filter(([c]) => !c.startsWith('2')) : [];
       if (r && bad.length) row(`  ${k} non-2xx`, bad.map(([c, v]) => `${c}×${v}`).join(' '), (r.errors[0] ?? '').slice(0, 100), '', '', '');
     }
-    if (x.batch) row(`${label}: ingest batch, msg/s`, n0(x.batch.messagesPerSec), '', ratio(x.batch.messagesPerSec, i?.batch.messagesPerSec) + ' of embedded', '', '');
-    if (x.e2e) row(`${label}: e2e RSA, delivered/s`, n0(x.e2e.perSec), `${x.e2e.delivered}/${x.e2e.messages}`, ratio(x.e2e.perSec, s?.reuse.perSec) + ' of raw', '', x.e2e.complete ? '' : 'INCOMPLETE');
+    if (x.batch) row(`${label}: ingest batch, msg/s`, n0(x.batch.messagesPerSec), '', `${ratio(x.batch.messagesPerSec, i?.batch.messagesPerSec)} of embedded`, '', '');
+    if (x.e2e) row(`${label}: e2e RSA, delivered/s`, n0(x.e2e.perSec), `${x.e2e.delivered}/${x.e2e.messages}`, `${ratio(x.e2e.perSec, s?.reuse.perSec)} of raw`, '', x.e2e.complete ? '' : 'INCOMPLETE');
     if (x.error) row(`${label}`, 'FAILED', x.error.slice(0, 80), '', '', '');
   }
   const cl = R.cluster;
@@ -414,7 +358,7 @@ function printTable() {
   if (b) console.log(`baselines: libSQL WAL/NORMAL ${n0(b.autocommitPerSec)} autocommit inserts/s, ${n0(b.txPerSec)}/s in 1,000-row transactions; RSA-2048 ${n0(b.rsaPerSec)} signs/s, Ed25519 ${n0(b.edPerSec)} signs/s (one thread)`);
   if (i) console.log(`ingest: ${n0(i.stored)} messages stored, avg MIME size ${n0(i.avgMessageBytes)} bytes; each request with its own Idempotency-Key; ${P.warmupMs} ms warm-up + ${P.ingestMs} ms measured`);
   console.log(`e2e: ${P.e2eMessages} messages posted in batches of ${P.batchSize} at c=${P.e2ePostConcurrency}, timed from the first POST to the sink's last message; node capacity ${P.node.capacity}, ${P.node.limits.maxConnections} connections, ${P.node.limits.maxMessagesPerConnection} msgs/connection, journal fsync ${P.node.journalFsync}, DKIM workers ${P.node.dkimWorkers}`);
-  if (R.cluster) console.log(`cluster: 2 workerd edges (+1 for the Durable Objects) over sqld primary + replica, nodes bench-eu and bench-us; e2e first on an empty queue (${P.e2eMessages} messages, sink = smtp-server in the bench process), then ingest with the nodes stopped; shaping policy SHAPING_POLICY = the embedded shaping file`);
+  if (R.cluster) console.log(`cluster: 2 workerd edges (+1 for the Durable Objects) over sqld primary + replica, nodes bench-eu and bench-us; e2e first on an empty queue (${P.e2eMessages} messages, sink = smtp-server in the bench process), then ingest with the nodes stopped; shaping policy POSTLANE_SHAPING_POLICY = the embedded shaping file`);
   console.log('"DKIM off": every sending domain has a key (POST /v1/domains), so the cheap case is Ed25519 signing, not unsigned mail.');
   for (const n of R.notes) console.log(`note: ${n}`);
   if (CPU_PROF) console.log(`CPU profiles of the platform children: ${profDir}`);
@@ -479,7 +423,7 @@ try {
   if (want('e2e')) await phaseE2E('rsa', 'rsa-sha256');
   if (want('e2e')) await phaseE2E('ed25519', 'ed25519-sha256');
   if (want('external')) await phaseExternal();
-  if (want('cluster')) await phaseCluster();
+  if (want('cluster')) await runClusterPhase();
   if (want('shaped')) shaped = await phaseShaped({ dir, quick: QUICK, log });
 } catch (err) {
   exitCode = 1;

@@ -1,6 +1,6 @@
 /** The Hono environment every route sees: the app's ports and the caller's identity. */
 import type { OpenAPIHono } from '@hono/zod-openapi';
-import type { AppDeps } from './ports.ts';
+import type { AppDeps } from './ports/app.ts';
 
 export interface Caller {
   tenantId: string;

@@ -1,41 +1,55 @@
 /**
  * `npm start`: the embedded platform. The edge (API + lease hub) on Node with a libSQL file, and
  * one MTA node in the same process, connected to the hub over a real WebSocket on loopback —
- * the same protocol a remote node speaks. Settings: edge/adapters/node-config.ts (env), and the
- * node's POSTLANE_ROUTES / POSTLANE_DNS_SERVERS (mta-node/config.ts).
+ * the same protocol a remote node speaks. Settings: edge/settings.ts (env), and the node's
+ * POSTLANE_ROUTES / POSTLANE_DNS_SERVERS (mta-node/config.ts). Every setting, the embedded
+ * node's included, is checked before anything starts: a bad one exits 2 naming it.
  */
 import { join, resolve } from 'node:path';
 import pino from 'pino';
-import { parseNodeEnv } from './adapters/node-config.ts';
+import { parseNodeEnv, type NodeEnv } from './adapters/node-config.ts';
 import { startEdge } from './adapters/node-server.ts';
 import { MtaNode } from '../mta-node/node.ts';
-import { loadConfig } from '../mta-node/config.ts';
+import { loadConfig, type NodeConfig } from '../mta-node/config.ts';
 
-let env;
+/** The embedded node's flags come from these edge settings: its errors name them. */
+const FLAG_SETTINGS: Record<string, string> = { '--ip': 'POSTLANE_NODE_IPS', '--node-id': 'POSTLANE_NODE_ID', '--region': 'POSTLANE_REGION', '--token': 'POSTLANE_NODE_TOKEN' };
+
+/** The embedded node's config; edge URL and token are placeholders until the edge listens. */
+function embeddedNodeConfig(env: NodeEnv): NodeConfig {
+  try {
+    return loadConfig([
+      '--edge', 'ws://127.0.0.1/v1/nodes/connect',
+      '--token', env.POSTLANE_NODE_TOKEN ?? 'pending',
+      '--region', env.POSTLANE_REGION,
+      '--node-id', env.POSTLANE_NODE_ID,
+      '--journal', join(resolve(env.POSTLANE_DATA_DIR), 'node-embedded.journal'),
+      ...env.POSTLANE_NODE_IPS.flatMap((ip) => ['--ip', ip]),
+    ]);
+  } catch (error) {
+    throw new Error((error as Error).message.replace(/^( {2})(--[a-z-]+)/gm, (_, pad, flag) => `${pad}${FLAG_SETTINGS[flag] ?? flag}`));
+  }
+}
+
+let env: NodeEnv;
+let nodeConfig: NodeConfig | null;
 try {
   env = parseNodeEnv(process.env);
+  nodeConfig = env.POSTLANE_EMBEDDED_NODE ? embeddedNodeConfig(env) : null;
 } catch (error) {
   console.error((error as Error).message);
   process.exit(2);
 }
 
 const logger = pino({ level: env.POSTLANE_LOG_LEVEL });
-const edge = await startEdge(env, { logger: logger.child({ svc: 'edge' }) });
+const edge = await startEdge(env, { logger: logger.child({ svc: 'edge' }) }).catch((error: Error) => {
+  logger.fatal({ err: error }, 'the edge could not start');
+  process.exit(1);
+});
 
 let node: MtaNode | null = null;
-if (env.POSTLANE_EMBEDDED_NODE) {
-  // The embedded node sends from loopback by default; POSTLANE_NODE_IPS (the --ip syntax,
-  // comma-separated) names real source IPs for a one-box production install.
-  const ipFlags = (process.env.POSTLANE_NODE_IPS ?? '127.0.0.1=default').split(',').flatMap((ip) => ['--ip', ip.trim()]);
-  const config = loadConfig([
-    '--edge', edge.wsUrl,
-    '--token', edge.nodeToken,
-    '--region', edge.region,
-    '--node-id', process.env.POSTLANE_NODE_ID ?? 'embedded',
-    '--journal', join(resolve(env.POSTLANE_DATA_DIR), 'node-embedded.journal'),
-    ...ipFlags,
-  ]);
-  node = new MtaNode({ ...config, logger: logger.child({ svc: 'mta-node' }) });
+if (nodeConfig) {
+  node = new MtaNode({ ...nodeConfig, edge: edge.wsUrl, token: edge.nodeToken, logger: logger.child({ svc: 'mta-node' }) });
   await node.start();
 }
 

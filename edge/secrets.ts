@@ -2,7 +2,7 @@
  * Encryption at rest for DKIM private keys (SPEC §6): AES-256-GCM with the platform master key,
  * Web Crypto only so Workers and Node share it. Sealed form: `v1.<iv>.<ciphertext+tag>`, base64url.
  */
-import type { Secrets } from './ports.ts';
+import type { Secrets } from './ports/secrets.ts';
 import { base64url, fromBase64 } from '../shared/ids.ts';
 
 export async function createSecrets(masterKeyBase64: string): Promise<Secrets> {

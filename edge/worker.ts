@@ -1,14 +1,15 @@
 /**
- * The edge on Cloudflare Workers: binds the app's ports and nothing else. Store: libSQL over
- * HTTP (Turso or sqld) behind a short timeout; counters and lease hubs: Durable Objects; logs
- * as JSON lines. The bindings are validated once per isolate; a bad one fails every request
- * loudly with the binding's name in the log. Migrations are applied by `scripts/migrate.ts`,
- * not here (see docs/deploy.md).
+ * The edge on Cloudflare Workers: binds the runtime pieces and hands them to the composition
+ * root (edge/compose.ts). Store: libSQL over HTTP (Turso or sqld) behind a short timeout;
+ * counters and lease hubs: Durable Objects; logs as JSON lines; DNS over HTTPS. The bindings
+ * are validated once per isolate; a bad one fails every request loudly with the binding's name
+ * in the log. Migrations are applied by `scripts/migrate.ts`, not here (see docs/deploy.md).
  */
 import { createApp } from './app.ts';
+import { composeApp } from './compose.ts';
 import { dohMailDomains } from './adapters/doh-mail-domains.ts';
 import { memoryMetrics } from './metrics.ts';
-import { sharedDeps, type WorkerBindings } from './durable/env.ts';
+import { workerRuntime, type WorkerBindings } from './durable/env.ts';
 import { DurableCounters } from './durable/counters-client.ts';
 import { DurableHubs } from './durable/hub-client.ts';
 
@@ -23,19 +24,17 @@ interface Bound {
 let bound: Promise<Bound> | null = null;
 
 async function bind(env: WorkerBindings): Promise<Bound> {
-  const deps = await sharedDeps(env, 'edge');
-  const hubs = new DurableHubs(env.LEASE_HUB, deps.settings.REGIONS, deps.store, deps.logger);
-  const app = createApp({
-    store: deps.store,
+  const rt = await workerRuntime(env, 'edge');
+  const { settings } = rt;
+  const hubs = new DurableHubs(env.LEASE_HUB, settings.POSTLANE_REGIONS, rt.store, rt.logger);
+  const deps = composeApp(settings, {
+    ...rt,
     counters: new DurableCounters(env.RATE_COUNTER),
     hub: hubs,
-    secrets: deps.secrets,
-    config: deps.config,
-    logger: deps.logger,
     metrics: memoryMetrics(),
-    ...(deps.settings.DOH_URL === 'off' ? {} : { mailDomains: dohMailDomains({ endpoint: deps.settings.DOH_URL }) }),
+    ...(settings.POSTLANE_DOH_URL === 'off' ? {} : { mailDomains: dohMailDomains({ endpoint: settings.POSTLANE_DOH_URL }) }),
   });
-  return { app, hubs };
+  return { app: createApp(deps), hubs };
 }
 
 export default {

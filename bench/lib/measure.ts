@@ -2,7 +2,7 @@
  * The measurements, against an arbitrary set of edge URLs: the embedded platform gives one URL;
  * a cluster (e.g. two workerd edge instances sharing one store) gives several, and the load
  * generator spreads its connections over them round-robin. Nothing here knows how the edges were
- * started — that is the hook for a cluster run (see run.ts, `clusterTargets`).
+ * started — that is the hook for a cluster run (bench/cluster.ts).
  */
 import type { ChildProcess } from 'node:child_process';
 import { nextMessage, spawnTs, stopChild } from './proc.ts';

@@ -1,10 +1,11 @@
 /**
- * MailDomains on Node: the MTA node's own MX resolver (static routes, RFC 5321 §5.1 implicit MX,
- * RFC 7505 null MX, TTL-bounded caches), asked with a short deadline because the answer is on
- * the accept path.
+ * MailDomains on Node: the MX lookup the MTA node delivers with (shared/mx.ts: RFC 5321 §5.1
+ * implicit MX, RFC 7505 null MX, TTL-bounded caches) over node:dns (./dns-resolver.ts), asked
+ * with a short deadline because the answer is on the accept path.
  */
-import { MxResolver } from '../../mta-node/mx.ts';
-import type { MailDomains } from '../ports.ts';
+import { MxLookup } from '../../shared/mx.ts';
+import { nodeDnsResolver } from './dns-resolver.ts';
+import type { MailDomains } from '../ports/mail-domains.ts';
 
 export interface DnsMailDomainsOptions {
   /** Resolver addresses (`host[:port]`); the system's when empty. */
@@ -15,7 +16,7 @@ export interface DnsMailDomainsOptions {
 
 export function dnsMailDomains(opts: DnsMailDomainsOptions = {}): MailDomains {
   const timeoutMs = opts.timeoutMs ?? 1_500;
-  const resolver = new MxResolver({ servers: opts.servers, queryTimeoutMs: timeoutMs, tries: 1, negativeCacheMs: 5 * 60_000, maxCacheMs: 60 * 60_000 });
+  const resolver = new MxLookup({ dns: nodeDnsResolver({ servers: opts.servers, queryTimeoutMs: timeoutMs, tries: 1 }), negativeCacheMs: 5 * 60_000, maxCacheMs: 60 * 60_000 });
   return {
     async acceptsMail(domain) {
       let timer: ReturnType<typeof setTimeout> | undefined;

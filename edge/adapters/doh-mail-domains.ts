@@ -3,7 +3,7 @@
  * form that Cloudflare's and Google's resolvers serve (`application/dns-json`); Status 3 is
  * NXDOMAIN (RFC 1035 §4.1.1). Answers are cached per isolate for their TTL, bounded.
  */
-import type { MailDomains } from '../ports.ts';
+import type { MailDomains } from '../ports/mail-domains.ts';
 
 interface DohAnswer {
   Status: number;

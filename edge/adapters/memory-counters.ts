@@ -2,7 +2,7 @@
  * The counters port in process memory: exact for the embedded single-process platform. The
  * bucket arithmetic is the shared pure one, the same the Durable Object runs.
  */
-import type { BucketLimit, Counters, TakeResult } from '../ports.ts';
+import type { BucketLimit, Counters, TakeResult } from '../ports/counters.ts';
 import { take, type BucketState } from '../../shared/policy/token-bucket.ts';
 
 export class MemoryCounters implements Counters {

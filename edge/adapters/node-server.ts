@@ -1,35 +1,36 @@
 /**
- * The edge on Node: binds the ports (libSQL via @libsql/client, in-process counters and lease
- * hub, prom-client, pino), applies migrations, bootstraps the first tenant, and serves the app
- * with @hono/node-server plus a `ws` endpoint for MTA nodes on the same port.
+ * The edge on Node: binds the runtime pieces (libSQL via @libsql/client, in-process counters,
+ * prom-client, pino, node:dns) and hands them to the composition root (edge/compose.ts); then
+ * applies migrations, bootstraps the first tenant, and serves the app with @hono/node-server
+ * plus a `ws` endpoint for MTA nodes on the same port.
  */
 import { mkdirSync, readFileSync, writeFileSync, existsSync, chmodSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { serve } from '@hono/node-server';
-import { preloadNodeBodies } from './node-body.ts';
 import { createClient, type Client } from '@libsql/client';
 import { drizzle } from 'drizzle-orm/libsql/node';
 import { migrate } from 'drizzle-orm/libsql/migrator';
-import { WebSocketServer } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
 import pino from 'pino';
+import { preloadNodeBodies } from './node-body.ts';
 import { createApp } from '../app.ts';
-import { LeaseHub, type NodeConnection } from '../hub/hub.ts';
+import { composeEdge } from '../compose.ts';
+import type { LeaseHub, NodeConnection } from '../hub/hub.ts';
+import type { ShaperOptions } from '../hub/shaping.ts';
 import { LibsqlStore } from '../store/libsql-store.ts';
 import { guardStore } from '../store/guarded.ts';
 import * as schema from '../store/schema.ts';
 import { createSecrets, newMasterKey } from '../secrets.ts';
 import { MemoryCounters } from './memory-counters.ts';
-import { Shaper, type ShaperOptions } from '../hub/shaping.ts';
-import { WarmupGate } from '../hub/warmup.ts';
-import { loadShapingPolicy } from '../../shared/policy/providers.ts';
 import { promMetrics } from './prom-metrics.ts';
 import { dnsMailDomains } from './dns-mail-domains.ts';
-import { policyFor } from '../services/policy.ts';
-import { BUILTIN_POLICY } from '../../shared/policy/defaults.ts';
-import type { AppDeps, LeaseHubPort, Logger, Store } from '../ports.ts';
+import { authenticateNode, NODE_AUTH_RETRY_AFTER_SECONDS } from '../services/node-auth.ts';
+import type { Store, NodeTokenRecord } from '../ports/store.ts';
+import type { Logger } from '../logger.ts';
 import type { NodeEnv } from './node-config.ts';
 import { newId, newSecret, sha256Hex } from '../../shared/ids.ts';
 
@@ -55,6 +56,17 @@ export interface EdgeServer {
   close(): Promise<void>;
 }
 
+export interface StartEdgeOptions {
+  logger?: Logger;
+  /**
+   * Shaping policy for this edge: provider table, AIMD and breaker settings, lane weights. Each
+   * key left out keeps the Shaper's defaults; the counters are always the edge's own.
+   */
+  shaper?: Omit<ShaperOptions, 'counters'>;
+  /** No Shaper at all: the hub leases as fast as nodes pull (the bench's naive baseline). */
+  noShaper?: boolean;
+}
+
 function readOrCreate(path: string, make: () => string, onCreate?: (value: string) => void): string {
   if (existsSync(path)) return readFileSync(path, 'utf8').trim();
   const value = make();
@@ -62,6 +74,18 @@ function readOrCreate(path: string, make: () => string, onCreate?: (value: strin
   chmodSync(path, 0o600);
   onCreate?.(value);
   return value;
+}
+
+/** The data directory (database file, generated keys), created owner-only. */
+function dataDirOf(env: NodeEnv): string {
+  const dataDir = resolve(env.POSTLANE_DATA_DIR);
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  return dataDir;
+}
+
+/** POSTLANE_MASTER_KEY, or the one generated into the data dir on first start. */
+function masterKeyOf(env: NodeEnv, dataDir: string): string {
+  return env.POSTLANE_MASTER_KEY ?? readOrCreate(join(dataDir, 'master.key'), newMasterKey);
 }
 
 /** Opens libSQL and applies the committed migrations (SPEC §1: drizzle-kit output, applied at start). */
@@ -106,125 +130,80 @@ export async function bootstrap(store: LibsqlStore, env: NodeEnv, dataDir: strin
   return { apiKey, nodeToken };
 }
 
-export interface StartEdgeOptions {
-  logger?: Logger;
-  /**
-   * Shaping policy for this edge: provider table, AIMD and breaker settings, lane weights. Each
-   * key left out keeps the Shaper's defaults; the counters are always the edge's own.
-   */
-  shaper?: Omit<ShaperOptions, 'counters'>;
-  /** No Shaper at all: the hub leases as fast as nodes pull (the bench's naive baseline). */
-  noShaper?: boolean;
+const refusal = (status: string, headers: string[] = []) => [`HTTP/1.1 ${status}`, 'Connection: close', 'Content-Length: 0', ...headers, '', ''].join('\r\n');
+
+/**
+ * MTA nodes' WebSocket upgrades on `server`: the token is checked (edge/services/node-auth.ts)
+ * before the socket is accepted; a bad token gets 401, a store that cannot answer 503 with
+ * Retry-After (the node retries), and an accepted socket is handed to the hub.
+ */
+export function acceptNodeUpgrades(server: Server, opts: { store: Pick<Store, 'findNodeToken'>; hub: LeaseHub; logger: Logger }): WebSocketServer {
+  const { hub, logger } = opts;
+  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
+  const attach = (ws: WebSocket, token: NodeTokenRecord) => {
+    const conn: NodeConnection = { send: (text) => ws.send(text), close: (code, reason) => ws.close(code, reason) };
+    hub.open(conn, token);
+    ws.on('message', (data) => void hub.message(conn, data.toString()));
+    ws.on('close', () => hub.closed(conn));
+    ws.on('error', (err) => logger.warn({ err }, 'node socket error'));
+  };
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (new URL(req.url ?? '/', 'http://localhost').pathname !== CONNECT_PATH) return void socket.end(refusal('404 Not Found'));
+    // A node that hangs up while its token is looked up is no error of ours.
+    const ignore = () => {};
+    socket.on('error', ignore);
+    authenticateNode(opts.store, req.headers.authorization).then(
+      (auth) => {
+        socket.off('error', ignore);
+        if (auth === 'unavailable') {
+          logger.warn({ remote: req.socket.remoteAddress }, 'node connection deferred: the store is unavailable');
+          return void socket.end(refusal('503 Service Unavailable', [`Retry-After: ${NODE_AUTH_RETRY_AFTER_SECONDS}`]));
+        }
+        if (auth === 'unauthorized') {
+          logger.warn({ remote: req.socket.remoteAddress }, 'node connection refused: bad or missing node token');
+          return void socket.end(refusal('401 Unauthorized'));
+        }
+        wss.handleUpgrade(req, socket, head, (ws) => attach(ws, auth));
+      },
+      (err) => {
+        logger.error({ err }, 'node token check failed');
+        socket.end(refusal('500 Internal Server Error'));
+      },
+    );
+  });
+  return wss;
+}
+
+function listen(fetch: Parameters<typeof serve>[0]['fetch'], env: NodeEnv): Promise<Server> {
+  return new Promise<Server>((resolveServer) => {
+    const s = serve({ fetch, port: env.PORT, hostname: env.HOST }, () => resolveServer(s as Server));
+  });
 }
 
 export async function startEdge(env: NodeEnv, options: StartEdgeOptions = {}): Promise<EdgeServer> {
   const logger: Logger = options.logger ?? pino({ level: env.POSTLANE_LOG_LEVEL, base: { svc: 'edge' } });
-  const dataDir = resolve(env.POSTLANE_DATA_DIR);
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-
+  const dataDir = dataDirOf(env);
   const dbUrl = env.POSTLANE_DB_URL ?? `file:${join(dataDir, 'postlane.db')}`;
   const { client, db } = await openDatabase(dbUrl, env.POSTLANE_DB_AUTH_TOKEN);
   const rawStore = new LibsqlStore(db);
   const { apiKey, nodeToken } = await bootstrap(rawStore, env, dataDir, logger);
   const store = guardStore(rawStore, env.POSTLANE_STORE_TIMEOUT_MS);
 
-  const masterKey = env.POSTLANE_MASTER_KEY ?? readOrCreate(join(dataDir, 'master.key'), newMasterKey);
-  const secrets = await createSecrets(masterKey);
-  const metrics = promMetrics();
-  const counters = new MemoryCounters();
-  // Operators layer their own provider table over the shipped one (KumoMTA-style), from a file.
-  const policy = env.POSTLANE_SHAPING_FILE ? loadShapingPolicy(JSON.parse(readFileSync(env.POSTLANE_SHAPING_FILE, 'utf8'))) : undefined;
-  // Warm-ups of pools and IPs, enforced by the Shaper; counts written back on the hub's tick.
-  const warmup = new WarmupGate({ store, logger: logger.child({ svc: 'warmup' }) });
-  // Lane budgets read the same tenant policies (and cache) as the API: bound once deps exist.
-  let appDeps: AppDeps | null = null;
-  // `noShaper`: the naive baseline of the bench (lease as fast as nodes pull), never a setting.
-  const shaper = options.noShaper
-    ? null
-    : new Shaper({
-        warmup,
-        ...(policy ? { policy } : {}),
-        lanePolicy: async (at, now) => (appDeps ? policyFor(appDeps, at, now) : BUILTIN_POLICY),
-        ...options.shaper,
-        counters,
-      });
-  const hub = new LeaseHub({
-    ...(shaper ? { shaper } : {}),
+  const { deps, hub } = composeEdge(env, {
     store,
-    secrets,
-    logger: logger.child({ svc: 'hub' }),
-    metrics,
-    leaseTtlMs: env.POSTLANE_LEASE_TTL_MS,
-    heartbeatMs: env.POSTLANE_HEARTBEAT_MS,
-    retryOverride: {
-      ...(env.POSTLANE_RETRY_INITIAL_MS ? { initialMs: env.POSTLANE_RETRY_INITIAL_MS } : {}),
-      ...(env.POSTLANE_RETRY_MAX_MS ? { maxDelayMs: env.POSTLANE_RETRY_MAX_MS } : {}),
-    },
-  });
-  await hub.restoreShaping();
-  hub.start();
-
-  const hubPort: LeaseHubPort = {
-    notifyWork: () => hub.notifyWork(),
-    // On Node the upgrade is taken by the `ws` server below before Hono sees the request.
-    connect: async () => new Response('WebSocket upgrade required', { status: 426, headers: { Upgrade: 'websocket' } }),
-    nodes: async () => hub.summaries(),
-    reputation: async () => shaper?.snapshot(Date.now()) ?? { breakers: [], rates: [], suspended_ips: [] },
-    warmups: async () => warmup.snapshot(),
-    warmupsChanged: async () => warmup.reload(Date.now(), true),
-    feedback: (signal) => hub.feedback(signal),
-  };
-
-  const deps: AppDeps = {
-    store,
-    counters,
-    hub: hubPort,
-    secrets,
+    counters: new MemoryCounters(),
+    secrets: await createSecrets(masterKeyOf(env, dataDir)),
     logger,
-    metrics,
+    metrics: promMetrics(),
     mailDomains: dnsMailDomains({ servers: env.POSTLANE_DNS_SERVERS }),
-    config: {
-      maxMessageBytes: env.POSTLANE_MAX_MESSAGE_BYTES,
-      tenantRatePerSec: env.POSTLANE_TENANT_RATE,
-      tenantBurst: env.POSTLANE_TENANT_BURST,
-      laneBacklogLimit: env.POSTLANE_LANE_BACKLOG_LIMIT,
-      leaseTtlMs: env.POSTLANE_LEASE_TTL_MS,
-      heartbeatMs: env.POSTLANE_HEARTBEAT_MS,
-      requireVerifiedDomain: env.POSTLANE_REQUIRE_VERIFIED_DOMAIN,
-      shapingPolicy: options.shaper?.policy ?? policy,
-    },
-  };
-  appDeps = deps;
+    ...(options.noShaper ? { shaping: false as const } : options.shaper ? { shaping: options.shaper } : {}),
+  });
+  await hub.hub.restoreShaping();
+  hub.hub.start(hub.tickMs);
+
   const app = createApp(deps, { runtime: [preloadNodeBodies(NODE_BODY_PRELOAD_BYTES)] });
-
-  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
-  const server = await new Promise<Server>((resolveServer) => {
-    const s = serve({ fetch: app.fetch, port: env.PORT, hostname: env.HOST }, () => resolveServer(s as Server));
-  });
-  server.on('upgrade', (req, socket, head) => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    if (url.pathname !== CONNECT_PATH) {
-      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
-      return;
-    }
-    const match = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
-    void (async () => {
-      const token = match ? await store.findNodeToken(await sha256Hex(match[1])).catch(() => null) : null;
-      if (!token) {
-        logger.warn({ remote: req.socket.remoteAddress }, 'node connection refused: bad or missing node token');
-        socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-        return;
-      }
-      wss.handleUpgrade(req, socket, head, (ws) => {
-        const conn: NodeConnection = { send: (text) => ws.send(text), close: (code, reason) => ws.close(code, reason) };
-        hub.open(conn, token);
-        ws.on('message', (data) => void hub.message(conn, data.toString()));
-        ws.on('close', () => hub.closed(conn));
-        ws.on('error', (err) => logger.warn({ err }, 'node socket error'));
-      });
-    })();
-  });
-
+  const server = await listen(app.fetch, env);
+  const wss = acceptNodeUpgrades(server, { store, hub: hub.hub, logger });
   const port = (server.address() as AddressInfo).port;
   const host = env.HOST.includes(':') ? `[${env.HOST}]` : env.HOST;
   logger.info({ port, db: dbUrl.startsWith('file:') ? 'file' : dbUrl }, 'edge listening');
@@ -237,13 +216,13 @@ export async function startEdge(env: NodeEnv, options: StartEdgeOptions = {}): P
     nodeToken,
     region: env.POSTLANE_REGION,
     store,
-    hub,
+    hub: hub.hub,
     client,
     logger,
     async close() {
-      hub.stop();
+      hub.hub.stop();
       // Today's warm-up counts since the last tick, so a restart resumes where this one stopped.
-      await warmup.flush(Date.now()).catch((err) => logger.warn({ err }, 'warm-up counts not written at close'));
+      await hub.warmup.flush(Date.now()).catch((err) => logger.warn({ err }, 'warm-up counts not written at close'));
       for (const ws of wss.clients) ws.terminate();
       wss.close();
       const closed = new Promise<void>((r) => server.close(() => r()));

@@ -3,7 +3,7 @@
  * RPC. Every edge instance resolves the same name to the same object, so a limit holds across
  * all of them.
  */
-import type { BucketLimit, Counters, TakeResult } from '../ports.ts';
+import type { BucketLimit, Counters, TakeResult } from '../ports/counters.ts';
 import type { RateCounter } from './rate-counter.ts';
 
 export class DurableCounters implements Counters {

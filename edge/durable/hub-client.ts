@@ -4,13 +4,19 @@
  * the hub of the token's region. Work signals are coalesced per region: one notify in flight,
  * at most one more queued behind it.
  */
-import type { FeedbackSignal, LeaseHubPort, LiveWarmup, Logger, NodeSummary, Store } from '../ports.ts';
-import { sha256Hex } from '../../shared/ids.ts';
+import type { FeedbackSignal, LiveWarmup, NodeSummary } from '../ports/lease-hub.ts';
+import type { Store } from '../ports/store.ts';
+import type { Logger } from '../logger.ts';
+import type { LeaseHubPortFull } from '../compose.ts';
+import { authenticateNode, NODE_AUTH_RETRY_AFTER_SECONDS } from '../services/node-auth.ts';
 import { ApiError } from '../../shared/errors.ts';
 import type { LeaseHubObject } from './lease-hub.ts';
-import { REGION_HEADER, TOKEN_HEADER } from './lease-hub.ts';
 
-export class DurableHubs implements LeaseHubPort {
+/** Header the Worker uses to hand the checked node token to the hub (never from outside). */
+export const TOKEN_HEADER = 'x-postlane-node-token';
+export const REGION_HEADER = 'x-postlane-hub-region';
+
+export class DurableHubs implements LeaseHubPortFull {
   private readonly running = new Map<string, Promise<void>>();
   private readonly again = new Set<string>();
 
@@ -45,7 +51,7 @@ export class DurableHubs implements LeaseHubPort {
         try {
           await this.hub(region).notify();
         } catch (error) {
-          // Not fatal: the hub's alarm picks the work up within HUB_TICK_MS.
+          // Not fatal: the hub's alarm picks the work up within POSTLANE_HUB_TICK_MS.
           this.logger.warn({ err: String(error), region }, 'could not notify the lease hub');
         }
       } while (this.again.has(region));
@@ -57,10 +63,13 @@ export class DurableHubs implements LeaseHubPort {
     if (request.headers.get('upgrade')?.toLowerCase() !== 'websocket') {
       return new Response('WebSocket upgrade required', { status: 426, headers: { Upgrade: 'websocket' } });
     }
-    const match = /^Bearer\s+(\S+)$/i.exec(request.headers.get('authorization') ?? '');
-    // A store outage throws StoreUnavailableError here: 503 + Retry-After, never a half-open socket.
-    const token = match ? await this.store.findNodeToken(await sha256Hex(match[1])) : null;
-    if (!token) {
+    const token = await authenticateNode(this.store, request.headers.get('authorization'));
+    // A store outage: 503 + Retry-After (the node retries), never a half-open socket.
+    if (token === 'unavailable') {
+      this.logger.warn({ region }, 'node connection deferred: the store is unavailable');
+      throw new ApiError('store_unavailable', 'the store is not reachable; connect again shortly', {}, NODE_AUTH_RETRY_AFTER_SECONDS);
+    }
+    if (token === 'unauthorized') {
       this.logger.warn({ region }, 'node connection refused: bad or missing node token');
       throw new ApiError('unauthorized', 'a valid node token is required');
     }

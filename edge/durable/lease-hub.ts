@@ -4,38 +4,41 @@
  * sessions and granting in edge/hub/hub.ts, the atomic claim in the store. Alarms, not timers,
  * expire leases and offer retries that came due.
  *
- * Hibernation: while nodes are connected the alarm fires every HUB_TICK_MS, so the object stays
- * in memory. If it is evicted anyway, the hub's sessions (credits, keys sent) are gone; the
- * sockets survive, so on wake every surviving socket is closed with 4012 and its node
+ * Hibernation: while nodes are connected the alarm fires every POSTLANE_HUB_TICK_MS, so the
+ * object stays in memory. If it is evicted anyway, the hub's sessions (credits, keys sent) are
+ * gone; the sockets survive, so on wake every surviving socket is closed with 4012 and its node
  * reconnects, resends unacknowledged results and says hello again (protocol.ts).
+ *
+ * The hub itself (Shaper, WarmupGate, LeaseHub) is composed by edge/compose.ts, as on Node.
  */
 import { DurableObject } from 'cloudflare:workers';
-import { LeaseHub, type NodeConnection } from '../hub/hub.ts';
-import { Shaper } from '../hub/shaping.ts';
-import { WarmupGate } from '../hub/warmup.ts';
-import { policyFor } from '../services/policy.ts';
+import type { NodeConnection } from '../hub/hub.ts';
+import { composeHub, hubPort, type ComposedHub, type LeaseHubPortFull } from '../compose.ts';
 import { DurableCounters } from './counters-client.ts';
 import { memoryMetrics } from '../metrics.ts';
-import type { FeedbackSignal, LiveWarmup, NodeSummary, NodeTokenRecord } from '../ports.ts';
-import { sharedDeps, type WorkerBindings, type WorkerSettings } from './env.ts';
+import type { FeedbackSignal, LiveWarmup, NodeSummary } from '../ports/lease-hub.ts';
+import type { NodeTokenRecord } from '../ports/store.ts';
+import type { Settings } from '../settings.ts';
+import { workerRuntime, type WorkerBindings } from './env.ts';
+import { REGION_HEADER, TOKEN_HEADER } from './hub-client.ts';
 import type { Logger } from '../logger.ts';
 
 /** Close code asking a node to reconnect and say hello again: its session was lost. */
 export const SESSION_LOST = 4012;
-/** Header the Worker uses to hand the checked node token to the hub (never from outside). */
-export const TOKEN_HEADER = 'x-postlane-node-token';
-export const REGION_HEADER = 'x-postlane-hub-region';
+export { TOKEN_HEADER, REGION_HEADER } from './hub-client.ts';
 
 interface Attachment {
   key: string;
   token: NodeTokenRecord;
 }
 
+type Reputation = Awaited<ReturnType<LeaseHubPortFull['reputation']>>;
+
 export class LeaseHubObject extends DurableObject<WorkerBindings> {
-  private hub!: LeaseHub;
-  private shaper!: Shaper;
-  private warmup!: WarmupGate;
-  private settings!: WorkerSettings;
+  private composed!: ComposedHub;
+  /** The same port the Node edge serves from its hub: the RPC methods answer from it. */
+  private port!: LeaseHubPortFull;
+  private settings!: Settings;
   private logger!: Logger;
   private region: string | null = null;
   private readonly conns = new Map<string, NodeConnection>();
@@ -48,38 +51,25 @@ export class LeaseHubObject extends DurableObject<WorkerBindings> {
       } catch {}
     }
     void ctx.blockConcurrencyWhile(async () => {
-      const deps = await sharedDeps(env, 'lease-hub');
-      this.settings = deps.settings;
-      this.logger = deps.logger;
+      const rt = await workerRuntime(env, 'lease-hub');
+      this.settings = rt.settings;
+      this.logger = rt.logger;
       // Budgets live in the RateCounter objects, so every region's hub draws from the same
-      // provider and IP buckets; AIMD and breaker state is this region's own.
-      // Warm-up counts are this hub's (a pool warmed from two regions counts per region); lane
-      // budgets resolve the tenant's policy from the store, as the API does.
-      this.warmup = new WarmupGate({ store: deps.store, logger: deps.logger });
-      const policies = { store: deps.store };
-      this.shaper = new Shaper({
+      // provider and IP buckets; AIMD, breaker and warm-up counts are this region's own.
+      this.composed = composeHub(rt.settings, {
+        ...rt,
         counters: new DurableCounters(env.RATE_COUNTER),
-        warmup: this.warmup,
-        lanePolicy: (at, now) => policyFor(policies, at, now),
-        ...(deps.settings.shapingPolicy ? { policy: deps.settings.shapingPolicy } : {}),
-      });
-      this.hub = new LeaseHub({
-        shaper: this.shaper,
-        store: deps.store,
-        secrets: deps.secrets,
-        logger: deps.logger,
         metrics: memoryMetrics(),
-        leaseTtlMs: deps.settings.LEASE_TTL_MS,
-        heartbeatMs: deps.settings.HEARTBEAT_MS,
-        retryOverride: {
-          ...(deps.settings.RETRY_INITIAL_MS ? { initialMs: deps.settings.RETRY_INITIAL_MS } : {}),
-          ...(deps.settings.RETRY_MAX_MS ? { maxDelayMs: deps.settings.RETRY_MAX_MS } : {}),
-        },
         connectedRegions: () => this.connectedRegions(),
       });
+      this.port = hubPort(this.composed);
       // Breakers, rates and suspensions in force before this object was (re)started.
       await this.hub.restoreShaping().catch((error) => this.logger.warn({ err: String(error) }, 'could not restore shaping state'));
     });
+  }
+
+  private get hub() {
+    return this.composed.hub;
   }
 
   /** A node's upgrade request, its token already checked by the Worker. */
@@ -123,37 +113,37 @@ export class LeaseHubObject extends DurableObject<WorkerBindings> {
   /** Expire leases, offer retries that came due, note unroutable jobs; again while nodes are here. */
   async alarm() {
     await this.hub.tick();
-    if (this.ctx.getWebSockets().length > 0) await this.ctx.storage.setAlarm(Date.now() + this.settings.HUB_TICK_MS);
+    if (this.ctx.getWebSockets().length > 0) await this.ctx.storage.setAlarm(Date.now() + this.composed.tickMs);
   }
 
   /** RPC from the Worker: new work was committed. */
   notify(): void {
-    this.hub.notifyWork();
+    this.port.notifyWork(null);
   }
 
   /** RPC: the region's welcomed nodes. */
-  summaries(): NodeSummary[] {
-    return this.hub.summaries();
+  summaries(): Promise<NodeSummary[]> {
+    return this.port.nodes();
   }
 
   /** RPC: a complaint or late bounce for this region's breakers (and the outreach guard). */
-  async feedback(signal: FeedbackSignal): Promise<void> {
-    await this.hub.feedback(signal);
+  feedback(signal: FeedbackSignal): Promise<void> {
+    return this.port.feedback(signal);
   }
 
   /** RPC: this hub's live warm-up counts. */
-  warmups(): LiveWarmup[] {
-    return this.warmup.snapshot();
+  warmups(): Promise<LiveWarmup[]> {
+    return this.port.warmups();
   }
 
   /** RPC: a warm-up was started or stopped through the API. */
-  async warmupsChanged(): Promise<void> {
-    await this.warmup.reload(Date.now(), true);
+  warmupsChanged(): Promise<void> {
+    return this.port.warmupsChanged();
   }
 
   /** RPC: this region's shaping state (breakers, adaptive rates, suspended IPs). */
-  reputation(): ReturnType<Shaper['snapshot']> {
-    return this.shaper.snapshot(Date.now());
+  reputation(): Promise<Reputation> {
+    return this.port.reputation();
   }
 
   private connection(ws: WebSocket): NodeConnection {
@@ -183,13 +173,13 @@ export class LeaseHubObject extends DurableObject<WorkerBindings> {
   }
 
   private async ensureAlarm() {
-    if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + this.settings.HUB_TICK_MS);
+    if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(Date.now() + this.composed.tickMs);
   }
 
   /** Regions with a welcomed node: this one from memory, the others by asking their hubs. */
   private async connectedRegions(): Promise<string[]> {
     const own = new Set(this.hub.summaries().map((s) => s.region));
-    const others = this.settings.REGIONS.filter((r) => r !== this.region && !own.has(r));
+    const others = this.settings.POSTLANE_REGIONS.filter((r) => r !== this.region && !own.has(r));
     const answers = await Promise.all(
       others.map(async (r) => {
         try {

@@ -6,7 +6,7 @@
  */
 import { DurableObject } from 'cloudflare:workers';
 import { take, type BucketState } from '../../shared/policy/token-bucket.ts';
-import type { BucketLimit, TakeResult } from '../ports.ts';
+import type { BucketLimit, TakeResult } from '../ports/counters.ts';
 
 export class RateCounter extends DurableObject {
   private readonly cache = new Map<string, BucketState>();

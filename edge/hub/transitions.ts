@@ -8,8 +8,8 @@ import type { DeliveryResult } from '../../shared/protocol.ts';
 import { formatSmtpReply } from '../../shared/smtp-reply.ts';
 import { planRetry, type RetrySchedule } from '../../shared/policy/retry.ts';
 import { classifyReply, type Classification } from '../../shared/policy/classifier.ts';
-import type { JobTransition } from '../ports.ts';
-import type { DeliveryJobRow } from '../store/schema.ts';
+import type { JobTransition } from '../ports/store.ts';
+import type { DeliveryJobRecord } from '../domain/records.ts';
 
 const OPEN_STATES = ['leased', 'queued'];
 
@@ -27,12 +27,12 @@ export function replyLine(result: DeliveryResult): string {
 }
 
 /** The reply's class with the provider table; the hub computes it once per result. */
-export function classifyResult(job: Pick<DeliveryJobRow, 'provider'>, result: DeliveryResult): Classification {
+export function classifyResult(job: Pick<DeliveryJobRecord, 'provider'>, result: DeliveryResult): Classification {
   return classifyReply(result.reply, { provider: job.provider, error: result.error, stage: result.stage });
 }
 
 export function transitionForResult(
-  job: DeliveryJobRow,
+  job: DeliveryJobRecord,
   result: DeliveryResult,
   ctx: TransitionContext,
   classification: Classification = classifyResult(job, result),
@@ -105,6 +105,6 @@ export function transitionForResult(
 }
 
 /** The suppression a hard bounce adds: the reply is its source. */
-export function hardBounceSuppression(job: Pick<DeliveryJobRow, 'tenantId' | 'recipient' | 'messageId' | 'id'>, source: string, now: number) {
+export function hardBounceSuppression(job: Pick<DeliveryJobRecord, 'tenantId' | 'recipient' | 'messageId' | 'id'>, source: string, now: number) {
   return { tenantId: job.tenantId, address: job.recipient.toLowerCase(), reason: 'hard_bounce' as const, source: source.slice(0, 1000), messageId: job.messageId, jobId: job.id, createdAt: now };
 }

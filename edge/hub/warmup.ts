@@ -9,9 +9,10 @@
  * counts and the next spacing slot. Warm-ups started or stopped elsewhere are picked up by a
  * periodic reload (or at once through `reload(now, true)` when the API says so).
  */
-import type { Logger, Store, WarmupStateUpdate } from '../ports.ts';
-import type { WarmupProviderState, WarmupRow } from '../store/schema.ts';
-import type { PolicyEvent } from './shaping.ts';
+import type { Logger } from '../logger.ts';
+import type { Store, WarmupStateUpdate } from '../ports/store.ts';
+import type { WarmupProviderState, WarmupRecord } from '../domain/records.ts';
+import type { PolicyEvent } from './shaping/policy-event.ts';
 import { advanceWarmup, dailyCap, nextSendAt, type WarmupPlan, type WarmupSignals } from '../../shared/policy/warmup.ts';
 import { parseDuration } from '../../shared/policy/units.ts';
 
@@ -35,7 +36,7 @@ export interface WarmupHold {
 }
 
 interface Live {
-  row: WarmupRow;
+  row: WarmupRecord;
   plan: WarmupPlan;
   dayStart: number;
   providers: Record<string, WarmupProviderState>;
@@ -94,7 +95,7 @@ export class WarmupGate {
     return this.loading;
   }
 
-  private fromRow(row: WarmupRow): Live {
+  private fromRow(row: WarmupRecord): Live {
     const plan = row.plan as unknown as WarmupPlan;
     const providers: Record<string, WarmupProviderState> = {};
     for (const p of Object.keys(plan.day1)) providers[p] = initialProviderState(row.dayStart);

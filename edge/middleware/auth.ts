@@ -4,7 +4,7 @@
  */
 import type { MiddlewareHandler } from 'hono';
 import type { AppEnv } from '../context.ts';
-import type { ApiKeyRecord } from '../ports.ts';
+import type { ApiKeyRecord } from '../ports/store.ts';
 import { ApiError } from '../../shared/errors.ts';
 import { sha256Hex } from '../../shared/ids.ts';
 

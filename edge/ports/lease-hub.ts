@@ -40,15 +40,15 @@ export interface LeaseHubPort {
   connect(request: Request, region: string): Promise<Response>;
   nodes(): Promise<NodeSummary[]>;
   /** Live shaping state (breakers, adaptive rates, suspended IPs) where the hub keeps it. */
-  reputation?(): Promise<{ breakers: Array<Record<string, unknown>>; rates: Array<Record<string, unknown>>; suspended_ips: Array<Record<string, unknown>> }>;
+  reputation(): Promise<{ breakers: Array<Record<string, unknown>>; rates: Array<Record<string, unknown>>; suspended_ips: Array<Record<string, unknown>> }>;
   /** Live warm-up counts where this hub enforces warm-ups (newer than the store's row). */
-  warmups?(): Promise<LiveWarmup[]>;
+  warmups(): Promise<LiveWarmup[]>;
   /** A warm-up was started or stopped through the API: the hub reloads them now. */
-  warmupsChanged?(): Promise<void>;
+  warmupsChanged(): Promise<void>;
   /**
    * A complaint or a late (async) bounce for a delivered job: fed to the breakers of its pool
    * and sender domain (and the outreach guard), where the hub keeps them. Optional: a hub that
    * does not take it yet (the Worker's) leaves the report recorded and suppressed, unsignalled.
    */
-  feedback?(signal: FeedbackSignal): Promise<void>;
+  feedback(signal: FeedbackSignal): Promise<void>;
 }

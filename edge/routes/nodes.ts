@@ -4,7 +4,7 @@ import { CreateNodeTokenSchema, ErrorSchema } from '../../shared/api.ts';
 import { newId, newSecret, sha256Hex } from '../../shared/ids.ts';
 import { requireScope } from '../middleware/auth.ts';
 import { errorResponses } from './responses.ts';
-import { OPERATOR_TENANT } from './tenants.ts';
+import { OPERATOR_TENANT } from '../services/tenancy.ts';
 import { ApiError } from '../../shared/errors.ts';
 
 const NodeSchema = z.object({

@@ -38,7 +38,7 @@ export function registerReputation(app: App) {
     const audience = await reputationAudience(deps.store, c.get('caller').tenantId);
     // Another tenant's events are filtered out after the read: read deeper so `limit` still fills.
     const depth = audience.operator ? q.limit : Math.min(5_000, q.limit * 10);
-    const [state, events] = await Promise.all([deps.hub.reputation?.() ?? { breakers: [], rates: [], suspended_ips: [] }, deps.store.listPolicyEvents(since, depth)]);
+    const [state, events] = await Promise.all([deps.hub.reputation(), deps.store.listPolicyEvents(since, depth)]);
     return c.json(
       {
         breakers: state.breakers.filter((b) => visibleTo(audience, { scope: String(b.scope), key: String(b.key) })),

@@ -4,10 +4,8 @@ import { ErrorSchema } from '../../shared/api.ts';
 import { ApiError } from '../../shared/errors.ts';
 import { newId, newSecret, sha256Hex } from '../../shared/ids.ts';
 import { requireScope } from '../middleware/auth.ts';
+import { OPERATOR_TENANT } from '../services/tenancy.ts';
 import { errorResponses } from './responses.ts';
-
-/** The operator's tenant: its admin keys manage the platform (tenants, node tokens). */
-export const OPERATOR_TENANT = 'default';
 
 const CreateTenantSchema = z
   .object({

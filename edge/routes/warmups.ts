@@ -10,8 +10,9 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import * as v from 'valibot';
 import type { App } from '../context.ts';
-import type { AppDeps, LiveWarmup } from '../ports.ts';
-import type { PolicyEventRow, WarmupRow } from '../store/schema.ts';
+import type { AppDeps } from '../ports/app.ts';
+import type { LiveWarmup } from '../ports/lease-hub.ts';
+import type { PolicyEventRecord, WarmupRecord } from '../domain/records.ts';
 import { CreateWarmupSchema, ErrorSchema, WarmupListQuerySchema, WarmupViewSchema, type WarmupView } from '../../shared/api.ts';
 import { ApiError, invalid } from '../../shared/errors.ts';
 import { newId } from '../../shared/ids.ts';
@@ -19,11 +20,11 @@ import { resolvePolicy, resolveWarmupPlan, WarmupPlanSchema } from '../../shared
 import { LANES, type Lane } from '../../shared/policy/scheduler.ts';
 import { formatIssues, parseDuration } from '../../shared/policy/units.ts';
 import { dailyCap, projectedSafeThroughput, type WarmupPlan } from '../../shared/policy/warmup.ts';
-import { DAY_MS, describeTarget, initialProviderState } from '../hub/warmup.ts';
+import { DAY_MS, describeTarget, initialProviderState } from '../services/warmups.ts';
 import { requireScope } from '../middleware/auth.ts';
 import { tenantDocument } from '../services/policy.ts';
 import { errorResponses } from './responses.ts';
-import { OPERATOR_TENANT } from './tenants.ts';
+import { OPERATOR_TENANT } from '../services/tenancy.ts';
 
 const IdParam = z.object({ id: z.string().min(1).max(64) });
 
@@ -81,7 +82,7 @@ const operatorOnly = (tenantId: string, what: string) => {
 const iso = (t: number | null | undefined) => (t === null || t === undefined ? null : new Date(t).toISOString());
 
 /** The warm-up as the API shows it, from the stored row and the hub's live counts. */
-export function warmupView(row: WarmupRow, live: LiveWarmup | undefined, now: number, events?: PolicyEventRow[]): WarmupView {
+export function warmupView(row: WarmupRecord, live: LiveWarmup | undefined, now: number, events?: PolicyEventRecord[]): WarmupView {
   const plan = row.plan as unknown as WarmupPlan;
   const active = row.status === 'active' && (live?.status ?? 'active') === 'active';
   const dayStart = live?.dayStart ?? row.dayStart;
@@ -132,14 +133,14 @@ export function warmupView(row: WarmupRow, live: LiveWarmup | undefined, now: nu
 }
 
 /** started | grow | hold | step_back | complete | stopped */
-function eventType(e: PolicyEventRow): string {
+function eventType(e: PolicyEventRecord): string {
   const decision = (e.data as { decision?: string } | null)?.decision;
   if (decision) return decision;
   return e.toState === 'active' ? 'started' : (e.toState ?? 'unknown');
 }
 
 async function liveById(deps: AppDeps): Promise<Map<string, LiveWarmup>> {
-  return new Map(((await deps.hub.warmups?.()) ?? []).map((w) => [w.id, w]));
+  return new Map((await deps.hub.warmups()).map((w) => [w.id, w]));
 }
 
 /** The lane whose pools include this pool in the operator's policy: its plan is the base. */
@@ -181,7 +182,7 @@ export function registerWarmups(app: App) {
     if (spread <= 0 || spread > DAY_MS) throw invalid('plan.spreadOver', `must be more than 0 and at most 24h, got "${plan.spreadOver}"`);
 
     const key = scope === 'ip' ? body.ip! : pool!;
-    const row: WarmupRow = {
+    const row: WarmupRecord = {
       id: newId('wup', now),
       scope,
       key,
@@ -206,7 +207,7 @@ export function registerWarmups(app: App) {
       { scope: 'warmup', key: row.id, type: 'warmup', fromState: null, toState: 'active', reason: `warm-up of ${describeTarget(row)} started from the ${lane ?? 'default'} plan; day 1 caps: ${caps}`, at: now, data: { warmup: row.id, scope, target: key, pool, lane, overrides, by: keyId } },
     ]);
     deps.logger.info({ warmup: row.id, scope, target: key, pool, lane, key: keyId }, 'warm-up started');
-    await deps.hub.warmupsChanged?.();
+    await deps.hub.warmupsChanged();
     return c.json(warmupView(row, undefined, now), 201);
   });
 
@@ -241,7 +242,7 @@ export function registerWarmups(app: App) {
     if (live && row.status === 'active') await deps.store.saveWarmupStates([{ id, dayStart: live.dayStart, providers: live.providers, now }]);
     if (await deps.store.endWarmup(id, 'stopped', now)) {
       await deps.store.appendPolicyEvents([{ scope: 'warmup', key: id, type: 'warmup', fromState: 'active', toState: 'stopped', reason: `warm-up of ${describeTarget(row)} stopped by hand`, at: now, data: { warmup: id, scope: row.scope, target: row.key, pool: row.pool, by: keyId } }]);
-      await deps.hub.warmupsChanged?.();
+      await deps.hub.warmupsChanged();
       // What the warm-up held goes now, at the pool's normal rates.
       const released = await deps.store.releaseHeld({ lastClass: 'warmup', pool: row.pool ?? (row.scope === 'pool' ? row.key : null) }, now);
       deps.logger.info({ warmup: id, target: row.key, released, key: keyId }, 'warm-up stopped');

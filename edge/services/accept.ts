@@ -57,7 +57,14 @@ function decodedLength(b64: string): number | null {
   return (clean.length / 4) * 3 - (clean.endsWith('==') ? 2 : clean.endsWith('=') ? 1 : 0);
 }
 
-export async function prepareMessage(body: SendMessage, ctx: AcceptContext, index: number | null = null): Promise<NewMessage> {
+/** Names fields for errors: in a batch, each message's fields carry its index. */
+interface FieldNames {
+  at(field: string): string;
+  /** Runs a check written for a single message, renaming the field of its error for a batch item. */
+  wrap<T>(fn: () => T): T;
+}
+
+function fieldNames(index: number | null): FieldNames {
   const at = (field: string) => (index === null ? field : `messages[${index}].${field}`);
   const wrap = <T>(fn: () => T): T => {
     try {
@@ -69,14 +76,68 @@ export async function prepareMessage(body: SendMessage, ctx: AcceptContext, inde
       throw e;
     }
   };
+  return { at, wrap };
+}
 
+interface Addresses {
+  from: Mailbox;
+  to: Mailbox[];
+  cc: Mailbox[];
+  bcc: Mailbox[];
+  replyTo: Mailbox[];
+}
+
+export async function prepareMessage(body: SendMessage, ctx: AcceptContext, index: number | null = null): Promise<NewMessage> {
+  const names = fieldNames(index);
+  const { at } = names;
+  const addresses = addressesOf(body, names);
+  const { lane, pool } = laneAndPool(body, ctx, at);
+  if (body.text === undefined && body.html === undefined) throw invalid(at('text'), 'one of text or html is required');
+  const headers = customHeaders(body, names);
+  checkTags(body, names);
+  const { attachments, attachmentBytes } = attachmentsOf(body, names);
+  await checkSendingDomain(addresses.from, ctx, at);
+  const sendAt = body.send_at ? Date.parse(body.send_at) : null;
+  const recipients = distinctRecipients(addresses, at);
+
+  const messageId = newId('msg', ctx.now);
+  const { raw, sizeBytes } = encode(body, addresses, headers, attachments, attachmentBytes, messageId, ctx, at);
+  const nextAttemptAt = sendAt && sendAt > ctx.now ? sendAt : ctx.now;
+  const jobs = [...recipients.values()].map(({ mailbox, kind }) => newJob(body, ctx, { messageId, mailbox, kind, from: addresses.from, lane, pool, nextAttemptAt }));
+  return {
+    message: {
+      id: messageId,
+      tenantId: ctx.tenantId,
+      fromAddress: addresses.from.address,
+      fromDomain: addresses.from.domain,
+      subject: body.subject,
+      lane,
+      pool,
+      raw,
+      sizeBytes,
+      messageIdHeader: `<${messageId}@${addresses.from.domain}>`,
+      tags: body.tags ?? null,
+      constraints: body.constraints ?? null,
+      sendAt,
+      createdAt: ctx.now,
+    },
+    jobs,
+    events: firstEvents(messageId, ctx.now, { recipients: jobs.length, lane, pool, sizeBytes, nextAttemptAt }),
+  };
+}
+
+function addressesOf(body: SendMessage, { wrap }: FieldNames): Addresses {
   const from = wrap(() => mailboxes('from', body.from)[0]);
   const to = wrap(() => mailboxes('to', body.to));
   const cc = wrap(() => mailboxes('cc', body.cc));
   const bcc = wrap(() => mailboxes('bcc', body.bcc));
   const replyTo = wrap(() => mailboxes('reply_to', body.reply_to));
   wrap(() => headerSafe('subject', body.subject));
+  return { from, to, cc, bcc, replyTo };
+}
 
+/** The lane must exist, and the pool be shared or the tenant's own (dedicated only if asked). */
+function laneAndPool(body: SendMessage, ctx: AcceptContext, at: FieldNames['at']): { lane: Lane; pool: string } {
   const lane = (body.lane ?? 'transactional') as Lane;
   if (!LANES.includes(lane)) throw invalid(at('lane'), `unknown lane; use one of ${LANES.join(', ')}`);
   const pool = body.pool ?? 'default';
@@ -87,9 +148,10 @@ export async function prepareMessage(body: SendMessage, ctx: AcceptContext, inde
   if (body.constraints?.dedicated_only && poolInfo.tenantId === null) {
     throw invalid(at('pool'), `pool "${pool}" is shared but constraints.dedicated_only is set`);
   }
+  return { lane, pool };
+}
 
-  if (body.text === undefined && body.html === undefined) throw invalid(at('text'), 'one of text or html is required');
-
+function customHeaders(body: SendMessage, { at, wrap }: FieldNames): Record<string, string> {
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(body.headers ?? {})) {
     if (!HEADER_NAME.test(name)) throw invalid(at(`headers.${name}`), 'not a valid header field name (RFC 5322 §3.6.8)');
@@ -97,12 +159,17 @@ export async function prepareMessage(body: SendMessage, ctx: AcceptContext, inde
     wrap(() => headerSafe(`headers.${name}`, value));
     headers[name] = value;
   }
+  return headers;
+}
 
+function checkTags(body: SendMessage, { wrap }: FieldNames) {
   for (const [name, value] of Object.entries(body.tags ?? {})) {
     wrap(() => headerSafe(`tags.${name}`, name));
     wrap(() => headerSafe(`tags.${name}`, value));
   }
+}
 
+function attachmentsOf(body: SendMessage, { at, wrap }: FieldNames): { attachments: MimeAttachment[]; attachmentBytes: number } {
   let attachmentBytes = 0;
   const attachments: MimeAttachment[] = (body.attachments ?? []).map((a, i) => {
     wrap(() => headerSafe(`attachments[${i}].filename`, a.filename));
@@ -118,7 +185,10 @@ export async function prepareMessage(body: SendMessage, ctx: AcceptContext, inde
     attachmentBytes += size;
     return { filename: a.filename, contentType: a.content_type, contentBase64: a.content, contentId: a.content_id ?? null };
   });
+  return { attachments, attachmentBytes };
+}
 
+async function checkSendingDomain(from: Mailbox, ctx: AcceptContext, at: FieldNames['at']) {
   const sendingDomain = await ctx.domain(from.domain);
   if (!sendingDomain) {
     throw invalid(at('from'), `sending domain ${from.domain} is not registered for this tenant; add it with POST /v1/domains`);
@@ -126,17 +196,30 @@ export async function prepareMessage(body: SendMessage, ctx: AcceptContext, inde
   if (ctx.requireVerifiedDomain && sendingDomain.status !== 'verified') {
     throw invalid(at('from'), `sending domain ${from.domain} is not verified yet (status ${sendingDomain.status})`);
   }
+}
 
-  const sendAt = body.send_at ? Date.parse(body.send_at) : null;
-
+/** One job per distinct address (case-insensitive) across to, cc and bcc, in that order. */
+function distinctRecipients({ to, cc, bcc }: Addresses, at: FieldNames['at']) {
   const recipients = new Map<string, { mailbox: Mailbox; kind: string }>();
   for (const [kind, list] of [['to', to], ['cc', cc], ['bcc', bcc]] as const) {
     for (const m of list) if (!recipients.has(m.address.toLowerCase())) recipients.set(m.address.toLowerCase(), { mailbox: m, kind });
   }
   if (recipients.size === 0) throw invalid(at('to'), 'at least one recipient in to, cc or bcc is required');
   if (recipients.size > MAX_RECIPIENTS) throw invalid(at('to'), `at most ${MAX_RECIPIENTS} recipients per message`);
+  return recipients;
+}
 
-  const messageId = newId('msg', ctx.now);
+/** The message's MIME, built once for all its recipients, within the size limit. */
+function encode(
+  body: SendMessage,
+  { from, to, cc, replyTo }: Addresses,
+  headers: Record<string, string>,
+  attachments: MimeAttachment[],
+  attachmentBytes: number,
+  messageId: string,
+  ctx: AcceptContext,
+  at: FieldNames['at'],
+): { raw: string; sizeBytes: number } {
   const raw = buildMime({
     from,
     to,
@@ -161,24 +244,30 @@ export async function prepareMessage(body: SendMessage, ctx: AcceptContext, inde
       size: sizeBytes,
     });
   }
+  return { raw, sizeBytes };
+}
 
-  const nextAttemptAt = sendAt && sendAt > ctx.now ? sendAt : ctx.now;
-  const jobs = [...recipients.values()].map(({ mailbox, kind }) => ({
+function newJob(
+  body: SendMessage,
+  ctx: AcceptContext,
+  j: { messageId: string; mailbox: Mailbox; kind: string; from: Mailbox; lane: Lane; pool: string; nextAttemptAt: number },
+): NewMessage['jobs'][number] {
+  return {
     id: newId('job', ctx.now),
-    messageId,
+    messageId: j.messageId,
     tenantId: ctx.tenantId,
-    recipient: mailbox.address,
-    recipientKind: kind,
-    domain: mailbox.domain,
-    senderDomain: from.domain,
-    provider: ctx.providerOf(mailbox.domain),
-    pool,
-    lane,
+    recipient: j.mailbox.address,
+    recipientKind: j.kind,
+    domain: j.mailbox.domain,
+    senderDomain: j.from.domain,
+    provider: ctx.providerOf(j.mailbox.domain),
+    pool: j.pool,
+    lane: j.lane,
     region: body.constraints?.region ?? null,
-    dedupKey: `${messageId}:${mailbox.address.toLowerCase()}`,
+    dedupKey: `${j.messageId}:${j.mailbox.address.toLowerCase()}`,
     state: 'queued',
     attempts: 0,
-    nextAttemptAt,
+    nextAttemptAt: j.nextAttemptAt,
     leaseId: null,
     leaseOwner: null,
     leaseExpiresAt: null,
@@ -187,39 +276,22 @@ export async function prepareMessage(body: SendMessage, ctx: AcceptContext, inde
     createdAt: ctx.now,
     updatedAt: ctx.now,
     finishedAt: null,
-  }));
+  };
+}
 
+/** The trace starts with `accepted`, and `scheduled` when send_at lies ahead. */
+function firstEvents(messageId: string, now: number, m: { recipients: number; lane: Lane; pool: string; sizeBytes: number; nextAttemptAt: number }): NewMessage['events'] {
   const events: NewMessage['events'] = [
     {
       messageId,
       jobId: null,
       type: 'accepted',
-      at: ctx.now,
-      data: { recipients: jobs.length, lane, pool, size_bytes: sizeBytes },
+      at: now,
+      data: { recipients: m.recipients, lane: m.lane, pool: m.pool, size_bytes: m.sizeBytes },
     },
   ];
-  if (nextAttemptAt > ctx.now) {
-    events.push({ messageId, jobId: null, type: 'scheduled', at: ctx.now, data: { send_at: new Date(nextAttemptAt).toISOString() } });
+  if (m.nextAttemptAt > now) {
+    events.push({ messageId, jobId: null, type: 'scheduled', at: now, data: { send_at: new Date(m.nextAttemptAt).toISOString() } });
   }
-
-  return {
-    message: {
-      id: messageId,
-      tenantId: ctx.tenantId,
-      fromAddress: from.address,
-      fromDomain: from.domain,
-      subject: body.subject,
-      lane,
-      pool,
-      raw,
-      sizeBytes,
-      messageIdHeader: `<${messageId}@${from.domain}>`,
-      tags: body.tags ?? null,
-      constraints: body.constraints ?? null,
-      sendAt,
-      createdAt: ctx.now,
-    },
-    jobs,
-    events,
-  };
+  return events;
 }

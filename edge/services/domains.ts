@@ -5,7 +5,7 @@
  * can publish the next one beside the current.
  */
 import { base64 } from '../../shared/ids.ts';
-import type { SendingDomainRow } from '../store/schema.ts';
+import type { SendingDomainRecord } from '../domain/records.ts';
 import type { DomainView } from '../../shared/api.ts';
 
 export interface DkimKeyPair {
@@ -42,7 +42,7 @@ export function selectorFor(date: Date): string {
   return `pl${date.toISOString().slice(0, 10).replace(/-/g, '')}`;
 }
 
-export function dnsRecords(row: SendingDomainRow, sourceIps: string[]): DomainView['dns_records'] {
+export function dnsRecords(row: SendingDomainRecord, sourceIps: string[]): DomainView['dns_records'] {
   const k = row.dkimAlgorithm === 'ed25519-sha256' ? 'ed25519' : 'rsa';
   const spfIps = [...new Set(sourceIps)].map((ip) => (ip.includes(':') ? `ip6:${ip}` : `ip4:${ip}`));
   const stsId = new Date(row.createdAt).toISOString().slice(0, 10).replace(/-/g, '');
@@ -59,7 +59,7 @@ export function dnsRecords(row: SendingDomainRow, sourceIps: string[]): DomainVi
   ];
 }
 
-export function domainView(row: SendingDomainRow, sourceIps: string[]): DomainView {
+export function domainView(row: SendingDomainRecord, sourceIps: string[]): DomainView {
   return {
     id: row.id,
     domain: row.domain,

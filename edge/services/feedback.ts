@@ -14,8 +14,9 @@
  * The tenant is the matched job's, never the report's: a key of the operator tenant may match
  * any tenant's job (the MX of the VERP domain serves them all); any other key only its own.
  */
-import type { AppDeps, FeedbackSignal, OutreachPauseRule } from '../ports.ts';
-import type { DeliveryJobRow } from '../store/schema.ts';
+import type { AppDeps } from '../ports/app.ts';
+import type { FeedbackSignal, OutreachPauseRule } from '../ports/lease-hub.ts';
+import type { DeliveryJobRecord } from '../domain/records.ts';
 import type { InboundResult } from '../../shared/api.ts';
 import { ApiError } from '../../shared/errors.ts';
 import { parseFeedback, type ArfReport, type DsnRecipient, type DsnReport, type ParsedFeedback } from '../../shared/feedback.ts';
@@ -24,7 +25,7 @@ import { parseSmtpReply, formatSmtpReply } from '../../shared/smtp-reply.ts';
 import { classifyReply } from '../../shared/policy/classifier.ts';
 import { resolvePolicy } from '../../shared/policy/defaults.ts';
 import { tenantDocument } from './policy.ts';
-import { OPERATOR_TENANT } from '../routes/tenants.ts';
+import { OPERATOR_TENANT } from './tenancy.ts';
 import { hardBounceSuppression } from '../hub/transitions.ts';
 
 interface Caller {
@@ -33,7 +34,7 @@ interface Caller {
 }
 
 interface Match {
-  job: DeliveryJobRow;
+  job: DeliveryJobRecord;
   messageIdHeader: string | null;
   via: 'verp' | 'message_id';
 }
@@ -75,7 +76,7 @@ async function matchJob(deps: AppDeps, caller: Caller, parsed: ParsedFeedback, e
 }
 
 /** The outreach pause thresholds of the job's tenant and sender domain, from its policy document. */
-async function outreachRules(deps: AppDeps, job: DeliveryJobRow, now: number): Promise<FeedbackSignal['outreach']> {
+async function outreachRules(deps: AppDeps, job: DeliveryJobRecord, now: number): Promise<FeedbackSignal['outreach']> {
   if (job.lane !== 'outreach') return undefined;
   const doc = await tenantDocument(deps, job.tenantId, now);
   // A lane without guard-rails (outreach: null) never pauses: no rate is above 1.
@@ -86,11 +87,7 @@ async function outreachRules(deps: AppDeps, job: DeliveryJobRow, now: number): P
   return { tenant: rule(null), domain: rule(job.senderDomain) };
 }
 
-async function signal(deps: AppDeps, kind: FeedbackSignal['kind'], job: DeliveryJobRow, now: number): Promise<string[]> {
-  if (!deps.hub.feedback) {
-    deps.logger.warn({ job: job.id, kind }, 'this lease hub takes no feedback signals; the report is recorded, the breakers do not see it');
-    return [];
-  }
+async function signal(deps: AppDeps, kind: FeedbackSignal['kind'], job: DeliveryJobRecord, now: number): Promise<string[]> {
   await deps.hub.feedback({ kind, job, at: now, outreach: kind === 'complaint' ? await outreachRules(deps, job, now) : undefined });
   return [`signal:${kind}`];
 }
@@ -117,7 +114,7 @@ export async function takeInbound(deps: AppDeps, caller: Caller, raw: string, en
   return log({ ...base, ...result });
 }
 
-async function onArf(deps: AppDeps, job: DeliveryJobRow, r: ArfReport, report: Record<string, unknown>, now: number): Promise<Pick<InboundResult, 'actions' | 'reason' | 'duplicate'>> {
+async function onArf(deps: AppDeps, job: DeliveryJobRecord, r: ArfReport, report: Record<string, unknown>, now: number): Promise<Pick<InboundResult, 'actions' | 'reason' | 'duplicate'>> {
   const data = { ...report, matched_recipient: job.recipient, pool: job.pool, sender_domain: job.senderDomain };
   if (!r.complaint) {
     // not-spam (RFC 6430), auth-failure (RFC 6591), other: worth the trace, not a complaint.
@@ -137,12 +134,12 @@ async function onArf(deps: AppDeps, job: DeliveryJobRow, r: ArfReport, report: R
 }
 
 /** The DSN block for this job's recipient, or the only one. */
-function blockFor(job: DeliveryJobRow, r: DsnReport): DsnRecipient | undefined {
+function blockFor(job: DeliveryJobRecord, r: DsnReport): DsnRecipient | undefined {
   const rcpt = job.recipient.toLowerCase();
   return r.recipients.find((x) => x.finalRecipient === rcpt || x.originalRecipient === rcpt) ?? (r.recipients.length === 1 ? r.recipients[0] : undefined);
 }
 
-async function onDsn(deps: AppDeps, job: DeliveryJobRow, r: DsnReport, report: Record<string, unknown>, now: number): Promise<Pick<InboundResult, 'actions' | 'reason' | 'duplicate'>> {
+async function onDsn(deps: AppDeps, job: DeliveryJobRecord, r: DsnReport, report: Record<string, unknown>, now: number): Promise<Pick<InboundResult, 'actions' | 'reason' | 'duplicate'>> {
   const block = blockFor(job, r);
   if (!block) return { actions: [], reason: `the DSN names ${r.recipients.length} recipients and none is ${job.recipient}` };
   const event = (type: string, extra: Record<string, unknown> = {}) => ({

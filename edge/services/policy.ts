@@ -3,13 +3,13 @@
  * with the tenant's own layer from the store, resolved per lane and sending domain. Cached
  * briefly per app instance; a PUT is seen within the TTL.
  */
-import type { Store } from '../ports.ts';
+import type { PolicyStore } from '../ports/store.ts';
 import { DEFAULT_POLICY_DOCUMENT, loadPolicyDocument, resolvePolicy, type PolicyDocument, type ResolvedPolicy } from '../../shared/policy/defaults.ts';
 import type { Lane } from '../../shared/policy/scheduler.ts';
 
 const CACHE_MS = 5_000;
 /** What policy resolution needs: the store (the app's deps, or a lease hub's). Caches are per holder. */
-type PolicyHolder = { store: Pick<Store, 'getTenantPolicy'> };
+type PolicyHolder = { store: Pick<PolicyStore, 'getTenantPolicy'> };
 const documents = new WeakMap<PolicyHolder, Map<string, { at: number; doc: PolicyDocument }>>();
 
 export async function tenantDocument(deps: PolicyHolder, tenantId: string, now: number): Promise<PolicyDocument> {

@@ -5,8 +5,8 @@
  * breakers and its own outreach pauses — never another tenant's domains or pauses, and not
  * the per-IP suspensions, which are the operator's infrastructure.
  */
-import type { Store } from '../ports.ts';
-import { OPERATOR_TENANT } from '../routes/tenants.ts';
+import type { DomainStore, LeaseStore } from '../ports/store.ts';
+import { OPERATOR_TENANT } from './tenancy.ts';
 
 export interface ReputationAudience {
   operator: boolean;
@@ -15,7 +15,7 @@ export interface ReputationAudience {
   pools: ReadonlySet<string>;
 }
 
-export async function reputationAudience(store: Store, tenantId: string): Promise<ReputationAudience> {
+export async function reputationAudience(store: Pick<LeaseStore, 'knownPools'> & Pick<DomainStore, 'listDomains'>, tenantId: string): Promise<ReputationAudience> {
   if (tenantId === OPERATOR_TENANT) return { operator: true, tenantId, domains: new Set(), pools: new Set() };
   const [domains, pools] = await Promise.all([store.listDomains(tenantId), store.knownPools()]);
   return {

@@ -5,7 +5,7 @@
  */
 import type { Context } from 'hono';
 import type { AppEnv } from '../context.ts';
-import type { NewMessage } from '../ports.ts';
+import type { NewMessage } from '../ports/store.ts';
 import type { SendMessage } from '../../shared/api.ts';
 import { ApiError, invalid } from '../../shared/errors.ts';
 import { sha256Hex } from '../../shared/ids.ts';
@@ -88,28 +88,64 @@ export async function sendMessages(
   const { tenantId } = c.get('caller');
   const now = deps.now?.() ?? Date.now();
 
-  const idempotencyKey = c.req.header('idempotency-key') ?? null;
-  if (idempotencyKey !== null && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
+  const idempotencyKey = idempotencyKeyOf(c);
+  await takeSendRate(c, tenantId, bodies.length);
+  await admit(c, tenantId, bodies.map((b) => b.lane ?? 'transactional'), now);
+
+  const ctx = await acceptContext(c, tenantId, now);
+  const items: NewMessage[] = [];
+  for (let i = 0; i < bodies.length; i++) items.push(await prepareMessage(bodies[i], ctx, shape === 'batch' ? i : null));
+
+  // Before the lane policies, so suppressed recipients count against no cap.
+  const suppressed = await applySuppressions(deps, tenantId, items, now);
+  await applyLanePolicies(c, tenantId, items, shape, now);
+
+  const body = render(items);
+  const idem = idempotencyKey ? await idempotencyRecord(c, idempotencyKey, bodies, JSON.stringify(body), now) : null;
+  const outcome = await deps.store.acceptMessages(tenantId, items, idem);
+  if (outcome.kind === 'conflict') {
+    throw new ApiError('idempotency_conflict', 'this Idempotency-Key was used with a different request body', { field: 'Idempotency-Key', reason: 'body differs from the first request' });
+  }
+  if (outcome.kind === 'replay') return { status: outcome.status, body: JSON.parse(outcome.response), replayed: true };
+
+  for (const item of items) deps.metrics.inc('postlane_messages_accepted_total', { lane: item.message.lane });
+  for (const s of suppressed) deps.metrics.inc('postlane_recipients_suppressed_total', { reason: s.reason });
+  const regions = new Set(items.flatMap((i) => i.jobs.map((j) => j.region)));
+  for (const region of regions) deps.hub.notifyWork(region);
+  return { status: 202, body, replayed: false };
+}
+
+/** The request's Idempotency-Key, checked before anything is spent on the request. */
+function idempotencyKeyOf(c: Context<AppEnv>): string | null {
+  const key = c.req.header('idempotency-key') ?? null;
+  if (key !== null && !IDEMPOTENCY_KEY.test(key)) {
     throw new ApiError('invalid_request', 'Idempotency-Key must be 1-256 visible ASCII characters', { field: 'Idempotency-Key', reason: 'invalid characters or length' });
   }
+  return key;
+}
 
-  const bucket = await deps.counters.take(`tenant:${tenantId}:send`, bodies.length, {
-    ratePerSec: deps.config.tenantRatePerSec,
-    burst: deps.config.tenantBurst,
+/** The tenant's send rate: one token per message, taken from the shared counters. */
+async function takeSendRate(c: Context<AppEnv>, tenantId: string, messages: number) {
+  const { counters, config } = c.get('deps');
+  const bucket = await counters.take(`tenant:${tenantId}:send`, messages, {
+    ratePerSec: config.tenantRatePerSec,
+    burst: config.tenantBurst,
   });
   if (!bucket.granted) {
     throw new ApiError(
       'rate_limited',
-      `tenant send rate of ${deps.config.tenantRatePerSec} messages/s is exhausted`,
-      { limit: 'tenant_send_rate', rate_per_sec: deps.config.tenantRatePerSec },
+      `tenant send rate of ${config.tenantRatePerSec} messages/s is exhausted`,
+      { limit: 'tenant_send_rate', rate_per_sec: config.tenantRatePerSec },
       Math.max(1, Math.ceil(bucket.retryAfterMs / 1000)),
     );
   }
+}
 
-  await admit(c, tenantId, bodies.map((b) => b.lane ?? 'transactional'), now);
-
+/** What prepareMessage looks up, over this app instance's short-lived caches. */
+async function acceptContext(c: Context<AppEnv>, tenantId: string, now: number): Promise<AcceptContext> {
+  const deps = c.get('deps');
   const { domains, providers } = caches(c);
-  const ctx: AcceptContext = {
+  return {
     tenantId,
     now,
     maxMessageBytes: deps.config.maxMessageBytes,
@@ -136,36 +172,17 @@ export async function sendMessages(
       return hit.row;
     },
   };
-  const items: NewMessage[] = [];
-  for (let i = 0; i < bodies.length; i++) items.push(await prepareMessage(bodies[i], ctx, shape === 'batch' ? i : null));
+}
 
-  // Before the lane policies, so suppressed recipients count against no cap.
-  const suppressed = await applySuppressions(deps, tenantId, items, now);
-  await applyLanePolicies(c, tenantId, items, shape, now);
-
-  const body = render(items);
-  const response = JSON.stringify(body);
-  const idem = idempotencyKey
-    ? {
-        key: idempotencyKey,
-        requestHash: await sha256Hex(`${c.req.method} ${c.req.path}\n${JSON.stringify(bodies)}`),
-        status: 202,
-        response,
-        expiresBefore: now - IDEMPOTENCY_WINDOW_MS,
-      }
-    : null;
-
-  const outcome = await deps.store.acceptMessages(tenantId, items, idem);
-  if (outcome.kind === 'conflict') {
-    throw new ApiError('idempotency_conflict', 'this Idempotency-Key was used with a different request body', { field: 'Idempotency-Key', reason: 'body differs from the first request' });
-  }
-  if (outcome.kind === 'replay') return { status: outcome.status, body: JSON.parse(outcome.response), replayed: true };
-
-  for (const item of items) deps.metrics.inc('postlane_messages_accepted_total', { lane: item.message.lane });
-  for (const s of suppressed) deps.metrics.inc('postlane_recipients_suppressed_total', { reason: s.reason });
-  const regions = new Set(items.flatMap((i) => i.jobs.map((j) => j.region)));
-  for (const region of regions) deps.hub.notifyWork(region);
-  return { status: 202, body, replayed: false };
+/** The record committed with the messages: a retry with the same key and body replays `response`. */
+async function idempotencyRecord(c: Context<AppEnv>, key: string, bodies: SendMessage[], response: string, now: number) {
+  return {
+    key,
+    requestHash: await sha256Hex(`${c.req.method} ${c.req.path}\n${JSON.stringify(bodies)}`),
+    status: 202,
+    response,
+    expiresBefore: now - IDEMPOTENCY_WINDOW_MS,
+  };
 }
 
 const WEEKDAY_NUMBER = { sun: 0, mon: 1, tue: 2, wed: 3, thu: 4, fri: 5, sat: 6 } as const;

@@ -4,8 +4,9 @@
  * `suppressed` with an event saying since when and why, so the message's trace and the 202
  * answer for every recipient; the other recipients are queued as usual.
  */
-import type { AppDeps, NewMessage } from '../ports.ts';
-import type { SuppressionRow } from '../store/schema.ts';
+import type { AppDeps } from '../ports/app.ts';
+import type { NewMessage } from '../ports/store.ts';
+import type { SuppressionRecord } from '../domain/records.ts';
 
 export interface SuppressedAtAccept {
   address: string;
@@ -34,7 +35,7 @@ export async function applySuppressions(deps: AppDeps, tenantId: string, items: 
   return out;
 }
 
-function suppressedEvent(row: SuppressionRow): Record<string, unknown> {
+function suppressedEvent(row: SuppressionRecord): Record<string, unknown> {
   return {
     recipient: row.address,
     reason: `on the tenant's suppression list (${row.reason}) since ${new Date(row.createdAt).toISOString()}; not queued`,
@@ -45,7 +46,7 @@ function suppressedEvent(row: SuppressionRow): Record<string, unknown> {
   };
 }
 
-export function suppressionView(r: SuppressionRow) {
+export function suppressionView(r: SuppressionRecord) {
   return {
     address: r.address,
     reason: r.reason as 'hard_bounce' | 'complaint' | 'unsubscribe' | 'manual',

@@ -1,5 +1,5 @@
 /**
- * `npm run cluster` (scripts/cluster.ts) leaves nothing behind: a signal sent to the script's
+ * `npm run cluster` (dev/cluster/cli.ts) leaves nothing behind: a signal sent to the script's
  * process alone (not its process group, as a supervisor or `kill <pid>` does) stops sqld x2,
  * workerd x3 and both MTA nodes — once the cluster is up, and also half way through its start.
  */
@@ -50,7 +50,7 @@ async function until<T>(fn: () => T | null | undefined | false, timeoutMs: numbe
 
 function startScript(): { child: ChildProcess; output: () => string; exited: Promise<number | string> } {
   // Not detached: the test's own process group; the signal goes to this pid only.
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/cluster.ts'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'dev/cluster/cli.ts'], {
     cwd: ROOT,
     env: { ...process.env, CLUSTER_PORTS: '0' },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -7,10 +7,10 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { dirname } from 'node:path';
 import { Miniflare } from 'miniflare';
-import type { Counters } from '../../edge/ports.ts';
+import type { Counters } from '../../edge/ports/counters.ts';
 import { MemoryCounters } from '../../edge/adapters/memory-counters.ts';
 import { DurableCounters } from '../../edge/durable/counters-client.ts';
-import { buildWorker } from '../helpers/cluster.ts';
+import { buildWorker } from '../../dev/cluster/index.ts';
 
 function contract(name: string, make: () => Counters) {
   describe(`Counters contract: ${name}`, () => {

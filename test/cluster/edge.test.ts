@@ -1,13 +1,13 @@
 /**
  * The Worker as the edge, under the cluster (workerd + sqld): the lease hubs shape leases with
- * the operator's policy from the SHAPING_POLICY var and budgets in the RateCounter objects,
+ * the operator's policy from the POSTLANE_SHAPING_POLICY var and budgets in the RateCounter objects,
  * GET /v1/reputation answers with every region's state, and a burst of concurrent batch sends
  * through both edges is accepted (a smoke test: the sqld stall it guards against is probabilistic
  * and does not reproduce on every run; test/unit/write-gate.test.ts pins the gate itself).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startCluster, type Cluster } from '../helpers/cluster.ts';
+import { startCluster, type Cluster } from '../../dev/cluster/index.ts';
 import { waitFor } from '../helpers/platform.ts';
 
 /** Gmail at 60/min (burst 1) per pool and per IP; everything else effectively unshaped. */
@@ -23,7 +23,7 @@ let cluster: Cluster;
 
 describe('cluster: the Worker edge shapes, reports reputation, takes load', { timeout: 180_000 }, () => {
   before(async () => {
-    cluster = await startCluster({ vars: { SHAPING_POLICY: JSON.stringify(POLICY), TENANT_RATE: '100000', TENANT_BURST: '100000' } });
+    cluster = await startCluster({ vars: { POSTLANE_SHAPING_POLICY: JSON.stringify(POLICY), POSTLANE_TENANT_RATE: '100000', POSTLANE_TENANT_BURST: '100000' } });
     const dom = await cluster.api(cluster.edges[0], 'POST', '/v1/domains', { domain: 'sender.test' });
     assert.equal(dom.status, 201, JSON.stringify(dom.body));
   });
@@ -57,7 +57,7 @@ describe('cluster: the Worker edge shapes, reports reputation, takes load', { ti
     for (const r of to) assert.equal(cluster.sink.mails.filter((m) => m.to.includes(r)).length, 1, `${r} delivered once`);
   });
 
-  test('the Worker edge assigns providers from the SHAPING_POLICY table, operator-defined ones included', async () => {
+  test('the Worker edge assigns providers from the POSTLANE_SHAPING_POLICY table, operator-defined ones included', async () => {
     const res = await cluster.api(cluster.edges[0], 'POST', '/v1/messages', { from: 'app@sender.test', to: ['x@corp.example', 'y@gmail.com'], subject: 'providers', text: 'hi' });
     assert.equal(res.status, 202, JSON.stringify(res.body));
     const view = (await cluster.api(cluster.edges[1], 'GET', `/v1/messages/${res.body.id}`)).body;

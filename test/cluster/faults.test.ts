@@ -4,7 +4,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startCluster, waitForNodes, type Cluster } from '../helpers/cluster.ts';
+import { startCluster, waitForNodes, type Cluster } from '../../dev/cluster/index.ts';
 import { waitFor } from '../helpers/platform.ts';
 
 let cluster: Cluster;

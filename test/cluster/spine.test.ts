@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { authenticate } from 'mailauth';
 import { createClient } from '@libsql/client';
 import { WebSocket } from 'ws';
-import { callApi, startCluster, type Cluster } from '../helpers/cluster.ts';
+import { callApi, startCluster, type Cluster } from '../../dev/cluster/index.ts';
 import { waitFor } from '../helpers/platform.ts';
 import { buildArfReport } from '../simulator/provider-sim.ts';
 
@@ -28,7 +28,7 @@ async function delivered(id: string, key?: string, timeoutMs = 20_000) {
 
 describe('cluster: two workerd edges, shared Durable Objects, sqld', { timeout: 120_000 }, () => {
   before(async () => {
-    cluster = await startCluster({ vars: { TENANT_RATE: '2', TENANT_BURST: '8' } });
+    cluster = await startCluster({ vars: { POSTLANE_TENANT_RATE: '2', POSTLANE_TENANT_BURST: '8' } });
     const dom = await cluster.api(cluster.edges[0], 'POST', '/v1/domains', { domain: 'sender.test' });
     assert.equal(dom.status, 201, JSON.stringify(dom.body));
     dnsTxt = dom.body.dns_records.find((r: { purpose: string }) => r.purpose === 'dkim').value;

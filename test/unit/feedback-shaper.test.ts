@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Shaper, outreachBreakerConfig } from '../../edge/hub/shaping.ts';
 import { breakerConfig, DEFAULT_BREAKER } from '../../shared/policy/breaker.ts';
-import type { Counters } from '../../edge/ports.ts';
+import type { Counters } from '../../edge/ports/counters.ts';
 
 const counters: Counters = { take: async () => ({ granted: true, remaining: 1, retryAfterMs: 0 }) };
 const cfg = breakerConfig({ ...DEFAULT_BREAKER, window: '10s', bucket: '1s', minVolume: 10, slowStartOn: { complaintRate: 0.05, bounceRate: 0.5, blocks: 100 }, openOn: { complaintRate: 0.5, bounceRate: 0.9, blocks: 200 }, coolDown: '5s' });

@@ -57,7 +57,15 @@ async function appWith(store: Store) {
   const app = createApp({
     store,
     counters: new MemoryCounters(),
-    hub: { notifyWork() {}, connect: async () => new Response(null, { status: 426 }), nodes: async () => [] },
+    hub: {
+      notifyWork() {},
+      connect: async () => new Response(null, { status: 426 }),
+      nodes: async () => [],
+      reputation: async () => ({ breakers: [], rates: [], suspended_ips: [] }),
+      warmups: async () => [],
+      warmupsChanged: async () => {},
+      feedback: async () => {},
+    },
     secrets: await createSecrets(newMasterKey()),
     logger,
     metrics: memoryMetrics(),

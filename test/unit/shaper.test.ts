@@ -8,7 +8,7 @@ import { parseSmtpReply } from '../../shared/smtp-reply.ts';
 import { aimdConfig } from '../../shared/policy/aimd.ts';
 import { breakerConfig, DEFAULT_BREAKER } from '../../shared/policy/breaker.ts';
 import { DEFAULT_OUTREACH_GUARD } from '../../shared/policy/constraints.ts';
-import type { ClaimedJob } from '../../edge/ports.ts';
+import type { ClaimedJob } from '../../edge/ports/store.ts';
 
 const job = { provider: 'microsoft', domain: 'outlook.com', pool: 'default', senderDomain: 'example.com' };
 const reply = (raw: string) => classifyReply(parseSmtpReply(raw), { provider: 'microsoft' });

@@ -9,8 +9,8 @@ import { WarmupGate, DAY_MS, initialProviderState, type WarmupStore } from '../.
 import { Shaper } from '../../edge/hub/shaping.ts';
 import { MemoryCounters } from '../../edge/adapters/memory-counters.ts';
 import { DEFAULT_WARMUP, type WarmupPlan } from '../../shared/policy/warmup.ts';
-import type { WarmupRow } from '../../edge/store/schema.ts';
-import type { ClaimedJob, WarmupStateUpdate } from '../../edge/ports.ts';
+import type { WarmupRecord } from '../../edge/domain/records.ts';
+import type { ClaimedJob, WarmupStateUpdate } from '../../edge/ports/store.ts';
 
 const T0 = Date.UTC(2030, 0, 7, 8, 0, 0);
 const S = 1000;
@@ -18,7 +18,7 @@ const H = 3_600_000;
 
 /** The three store calls the gate makes, in memory; `rows` is what a restart reads back. */
 function memoryStore() {
-  const rows = new Map<string, WarmupRow>();
+  const rows = new Map<string, WarmupRecord>();
   const released: Array<{ pool: string | null; now: number }> = [];
   const store: WarmupStore & { rows: typeof rows; released: typeof released; writes: number } = {
     rows,
@@ -48,7 +48,7 @@ function plan(over: Partial<WarmupPlan> = {}): WarmupPlan {
 }
 
 function addWarmup(store: ReturnType<typeof memoryStore>, p: WarmupPlan, target: { scope?: 'pool' | 'ip'; key?: string; pool?: string } = {}, id = 'wup_1') {
-  const row: WarmupRow = {
+  const row: WarmupRecord = {
     id,
     scope: target.scope ?? 'pool',
     key: target.key ?? 'default',

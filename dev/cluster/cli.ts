@@ -1,5 +1,5 @@
 /**
- * `npm run cluster`: the whole cluster on loopback (see test/helpers/cluster.ts and
+ * `npm run cluster`: the whole cluster on loopback (see dev/cluster/index.ts and
  * docs/architecture.md): sqld primary + replica, the Durable Objects and two edge instances in
  * workerd, a TCP front for the nodes, an MTA node in each of two regions, an SMTP sink.
  * Prints the URLs and the admin key; Ctrl-C stops all of it.
@@ -15,7 +15,7 @@
  * the start, which stops the rest. The ready line `cluster ready {json}` lists the child pids.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { startCluster, type Cluster } from '../test/helpers/cluster.ts';
+import { startCluster, type Cluster } from './index.ts';
 
 process.env.WRANGLER_SEND_METRICS = 'false';
 process.env.CLOUDFLARE_CF_FETCH_ENABLED = 'false';

@@ -1,0 +1,144 @@
+/**
+ * Turns a node's credits into leases: claim ready jobs for its region and pools (lane quotas and
+ * exclusions from the shaper), let the shaper admit them and pick source IPs, requeue what it
+ * held, and send the rest as one lease frame with their bodies and any DKIM keys the node lacks.
+ * One dispatch runs per session at a time; a pull or wake-up meanwhile asks for another round.
+ */
+import { PROTOCOL_VERSION } from '../../shared/protocol.ts';
+import { verpAddress } from '../../shared/verp.ts';
+import type { Demand } from '../../shared/policy/scheduler.ts';
+import type { ClaimedJob } from '../ports/store.ts';
+import type { DkimKeys } from './dkim-keys.ts';
+import type { HoldBack } from './hold-back.ts';
+import type { HubOptions } from './options.ts';
+import type { ReadySession, Session, Sessions } from './sessions.ts';
+
+/** How long one backlog read steers the lane quotas of every claim. */
+const DEMAND_CACHE_MS = 500;
+
+type LeasedJob = ClaimedJob & { sourceIp: string | null };
+
+export class Dispatcher {
+  private demand: { at: number; rows: Demand[] } | null = null;
+
+  constructor(
+    private readonly opts: HubOptions,
+    private readonly sessions: Sessions,
+    private readonly keys: DkimKeys,
+    private readonly held: HoldBack,
+    private readonly now: () => number,
+  ) {}
+
+  async dispatch(s: Session) {
+    if (s.dispatching) {
+      s.dispatchAgain = true;
+      return;
+    }
+    s.dispatching = true;
+    try {
+      do {
+        s.dispatchAgain = false;
+        if (!(await this.round(s))) break;
+      } while (s.dispatchAgain);
+    } catch (error) {
+      this.opts.logger.error({ err: error, session: s.id }, 'lease dispatch failed');
+    } finally {
+      s.dispatching = false;
+    }
+  }
+
+  /**
+   * One claim → shape → lease round. False: nothing more to do now (no credits, nothing ready,
+   * or the socket closed), even if another round was asked for meanwhile; true: another round
+   * runs if one was asked for.
+   */
+  private async round(s: Session): Promise<boolean> {
+    if (!s.hello || s.credits <= 0 || !this.sessions.isOpen(s)) return false;
+    const ready = s as ReadySession;
+    const now = this.now();
+    const claimed = await this.claim(ready, now);
+    if (claimed.length === 0) return false;
+    const ipsByPool = new Map<string, string[]>();
+    for (const ip of s.ips) ipsByPool.set(ip.pool, [...(ipsByPool.get(ip.pool) ?? []), ip.address]);
+    const shaper = this.opts.shaper;
+    const admitted = shaper ? await shaper.admit(claimed, ipsByPool, now) : { granted: claimed.map((job) => ({ job, sourceIp: null })), refused: [] };
+    if (admitted.refused.length) await this.held.requeue(admitted.refused, now);
+    const jobs = admitted.granted.map((g) => ({ ...g.job, sourceIp: g.sourceIp }));
+    // All held: another round only if more work was signalled meanwhile.
+    if (jobs.length === 0) return admitted.refused.length > 0;
+    await this.lease(ready, jobs, ipsByPool, now);
+    return true;
+  }
+
+  private async claim(s: ReadySession, now: number): Promise<ClaimedJob[]> {
+    const shaper = this.opts.shaper;
+    return this.opts.store.claimJobs({
+      nodeId: s.hello.nodeId,
+      region: s.hello.region,
+      pools: s.pools,
+      limit: s.credits,
+      now,
+      leaseTtlMs: this.opts.leaseTtlMs,
+      laneQuotas: shaper ? shaper.quotas(s.credits, await this.currentDemand(now)) : undefined,
+      exclude: shaper?.excluded(now),
+    });
+  }
+
+  /** Spends the credits, sends the lease frame and writes each job's `leased` event. */
+  private async lease(s: ReadySession, jobs: LeasedJob[], ipsByPool: Map<string, string[]>, now: number) {
+    s.credits -= jobs.length;
+    s.leased += jobs.length;
+    this.rememberLeases(s, jobs, now);
+    const bodies = await this.opts.store.messageBodies([...new Set(jobs.map((j) => j.messageId))]);
+    const keys = await this.keys.keysFor(s.keysSent, jobs.map((j) => ({ tenantId: j.tenantId, domain: j.dkimDomain })));
+    this.sessions.send(s, {
+      type: 'lease',
+      v: PROTOCOL_VERSION,
+      jobs: jobs.map((j) => ({
+        jobId: j.id,
+        leaseId: j.leaseId!,
+        dedupKey: j.dedupKey,
+        messageId: j.messageId,
+        recipient: j.recipient,
+        domain: j.domain,
+        envelopeFrom: verpAddress(j.id, j.returnPathDomain ?? j.domain),
+        pool: j.pool,
+        sourceIp: j.sourceIp,
+        provider: j.provider,
+        lane: j.lane,
+        attempt: j.attempts,
+        dkimDomain: j.dkimDomain,
+        requireTls: false,
+        leaseExpiresAt: j.leaseExpiresAt!,
+      })),
+      messages: bodies.map((b) => ({ messageId: b.id, raw: b.raw })),
+      keys,
+    });
+    this.opts.metrics?.inc('postlane_leases_granted_total', { region: s.hello.region }, jobs.length);
+    await this.opts.store.appendEvents(
+      jobs.map((j) => ({
+        messageId: j.messageId,
+        jobId: j.id,
+        type: 'leased',
+        at: now,
+        data: { node: s.hello.nodeId, region: s.hello.region, pool: j.pool, ip: j.sourceIp ?? undefined, ips: j.sourceIp ? undefined : ipsByPool.get(j.pool) ?? [], provider: j.provider, attempt: j.attempts, lease_expires_at: new Date(j.leaseExpiresAt!).toISOString() },
+      })),
+    );
+  }
+
+  private rememberLeases(s: ReadySession, jobs: LeasedJob[], now: number) {
+    // Leases that expired without a result are never reported; drop them before they pile up.
+    if (s.leasedJobs.size > 2 * s.hello.capacity + jobs.length) {
+      for (const [id, job] of s.leasedJobs) if ((job.leaseExpiresAt ?? 0) < now) s.leasedJobs.delete(id);
+    }
+    for (const job of jobs) s.leasedJobs.set(job.id, job);
+  }
+
+  private async currentDemand(now: number): Promise<Demand[]> {
+    if (!this.demand || now - this.demand.at > DEMAND_CACHE_MS) {
+      const rows = await this.opts.store.backlog(null);
+      this.demand = { at: now, rows: rows.map((r) => ({ lane: r.lane as Demand['lane'], tenantId: r.tenantId, queued: r.queued })) };
+    }
+    return this.demand.rows;
+  }
+}

@@ -1,0 +1,41 @@
+/**
+ * The vocabulary shaping speaks to the hub: a `PolicyEvent` is a change of shaping state (a
+ * breaker moved, a rate was cut, an IP suspended, a warm-up day decided) that the hub stores and
+ * replays after a restart; a `Refusal` is a job held back with the limit that held it. A leaf
+ * module, so the Shaper's parts and the warm-up gate share it without importing each other.
+ */
+import type { ClaimedJob } from '../../ports/store.ts';
+import type { BreakerEvent } from '../../../shared/policy/breaker.ts';
+
+export interface PolicyEvent {
+  scope: 'pool' | 'domain' | 'provider_pool' | 'provider_ip' | 'warmup' | 'outreach';
+  key: string;
+  type: 'breaker' | 'rate' | 'suspend' | 'warmup';
+  from: string | null;
+  to: string | null;
+  reason: string;
+  at: number;
+  data: Record<string, unknown>;
+}
+
+export interface Refusal {
+  job: ClaimedJob;
+  retryAt: number;
+  limit: string;
+  reason: string;
+}
+
+/** `pool:transactional` → ['pool', 'transactional']; only the first colon splits. */
+export function splitScopedKey(key: string): [string, string] {
+  const [scope, name] = key.split(/:(.*)/s);
+  return [scope, name];
+}
+
+/**
+ * A breaker transition as stored. The scope is the breaker key's prefix; outreach breakers are
+ * reworded by the outreach pause (./outreach-pause.ts) before they leave.
+ */
+export function breakerPolicyEvent(key: string, e: BreakerEvent): PolicyEvent {
+  const [scope, name] = splitScopedKey(key);
+  return { scope: scope as 'pool' | 'domain', key: name, type: 'breaker', from: e.from, to: e.to, reason: e.reason, at: e.at, data: { metrics: e.metrics, rate_per_min: e.ratePerSec * 60 } };
+}

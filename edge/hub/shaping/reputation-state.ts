@@ -1,0 +1,225 @@
+/**
+ * What the shaper has learnt about reputation, per key: adaptive (AIMD) rates per (destination,
+ * pool), circuit breakers per pool, sender domain and outreach pause, and source IPs suspended
+ * for one provider by a block reply. Results and feedback move it (`observe`, `complaint`,
+ * `bounce`), time moves the breakers (`tick`), and every change comes back as a PolicyEvent for
+ * the hub to store; `restore` replays those after a restart.
+ */
+import { onSignal, initialAimd, type AimdConfig, type AimdState } from '../../../shared/policy/aimd.ts';
+import { allowedRate, forceBreaker, recordOutcome, type BreakerConfig } from '../../../shared/policy/breaker.ts';
+import type { Classification } from '../../../shared/policy/classifier.ts';
+import { shapingFor, type ShapingPolicy } from '../../../shared/policy/providers.ts';
+import { parseRate } from '../../../shared/policy/units.ts';
+import type { OutreachPauseRule } from '../../ports/lease-hub.ts';
+import type { WarmupGate } from '../warmup.ts';
+import { BreakerBook } from './breakers.ts';
+import { OutreachPause, OutreachRules } from './outreach-pause.ts';
+import { splitScopedKey, type PolicyEvent } from './policy-event.ts';
+
+/**
+ * What a budget is kept for: a named provider as a whole (its MX farm is shared by all its
+ * domains), or, for `other`, the recipient domain itself — thousands of unrelated small
+ * domains must not share one budget.
+ */
+export function destinationOf(job: { provider: string; domain: string }): string {
+  return job.provider === 'other' ? `other:${job.domain}` : job.provider;
+}
+export const providerOfDestination = (destination: string) => destination.split(':')[0];
+
+/** How long a block reply keeps a source IP away from that provider. */
+const SUSPEND_MS = 90 * 60_000;
+
+type ObservedJob = { provider: string; domain: string; pool: string; senderDomain: string; lane?: string; tenantId?: string };
+type Outcome = 'delivered' | 'deferred' | 'bounced';
+type Signal = ReturnType<typeof signalOf>;
+
+function signalOf(outcome: Outcome, c: Classification | null) {
+  return outcome === 'delivered' ? ('accept' as const) : c?.signal ?? ('none' as const);
+}
+
+export interface ReputationOptions {
+  policy: ShapingPolicy;
+  aimd: AimdConfig;
+  breaker: BreakerConfig;
+  warmup: WarmupGate | null;
+}
+
+export class ReputationState {
+  private readonly policy: ShapingPolicy;
+  private readonly aimdCfg: AimdConfig;
+  private readonly warmup: WarmupGate | null;
+  private readonly rates = new Map<string, AimdState>();
+  /** Source IPs suspended for one provider by a block reply, by `provider|ip`. */
+  private readonly suspended = new Map<string, { until: number; reason: string }>();
+  readonly breakers: BreakerBook;
+  readonly outreach: OutreachPause;
+
+  constructor(opts: ReputationOptions) {
+    this.policy = opts.policy;
+    this.aimdCfg = opts.aimd;
+    this.warmup = opts.warmup;
+    const rules = new OutreachRules(opts.breaker);
+    this.breakers = new BreakerBook(opts.breaker, rules);
+    this.outreach = new OutreachPause(this.breakers, rules);
+  }
+
+  /** The provider table's rate for a destination: where AIMD starts and the most it climbs to. */
+  tableRate(destination: string): number {
+    return parseRate(shapingFor(providerOfDestination(destination), this.policy).ratePerPool);
+  }
+
+  private aimd(key: string, now: number): AimdState {
+    let s = this.rates.get(key);
+    if (!s) this.rates.set(key, (s = { ...initialAimd(this.aimdCfg, now), ratePerSec: this.tableRate(key.split('|')[0]) }));
+    return s;
+  }
+
+  /** The rate a (provider, pool) may send at now: the tightest of table, AIMD and breakers. */
+  rateFor(destination: string, pool: string, fromDomain: string, now: number): { ratePerSec: number; limitedBy: string } {
+    const candidates: Array<[number, string]> = [
+      [this.tableRate(destination), `provider table rate for ${destination}`],
+      [this.aimd(`${destination}|${pool}`, now).ratePerSec, `adaptive rate for ${destination} on pool ${pool}`],
+      [this.breakers.rateLimit(`pool:${pool}`, now), `circuit breaker of pool ${pool}`],
+      [this.breakers.rateLimit(`domain:${fromDomain}`, now), `circuit breaker of sender domain ${fromDomain}`],
+    ];
+    const [ratePerSec, limitedBy] = candidates.reduce((a, b) => (b[0] < a[0] ? b : a));
+    return { ratePerSec, limitedBy };
+  }
+
+  isSuspended(provider: string, ip: string, now: number) {
+    const s = this.suspended.get(`${provider}|${ip}`);
+    if (s && s.until <= now) this.suspended.delete(`${provider}|${ip}`);
+    return Boolean(s && s.until > now);
+  }
+
+  /** Feeds a result's classification into AIMD and the breakers; returns what changed. */
+  observe(job: ObservedJob, outcome: Outcome, c: Classification | null, sourceIp: string | null, now: number): PolicyEvent[] {
+    const events: PolicyEvent[] = [];
+    const signal = signalOf(outcome, c);
+    const rate = this.observeRate(job, signal, c, now);
+    if (rate) events.push(rate);
+    const counts = {
+      sent: outcome === 'deferred' && signal !== 'block' ? 0 : 1,
+      bounced: outcome === 'bounced' && c?.suppressRecipient ? 1 : 0,
+      blocked: signal === 'block' ? 1 : 0,
+    };
+    this.warmup?.observe(job, sourceIp, counts);
+    for (const key of [`pool:${job.pool}`, `domain:${job.senderDomain}`]) events.push(...this.observeBreaker(key, counts, c, now));
+    if (c?.poolAction === 'suspend_ip_for_provider' && sourceIp) {
+      const until = now + SUSPEND_MS;
+      this.suspended.set(`${job.provider}|${sourceIp}`, { until, reason: c.rule });
+      events.push({ scope: 'provider_ip', key: `${job.provider}|${sourceIp}`, type: 'suspend', from: null, to: new Date(until).toISOString(), reason: `${c.class} reply (${c.rule})`, at: now, data: { provider: job.provider, ip: sourceIp } });
+    }
+    if (counts.sent) events.push(...this.outreach.record(job, { sent: counts.sent }, now));
+    return events;
+  }
+
+  /** One AIMD step for the result's (destination, pool); the event if the rate changed. */
+  private observeRate(job: ObservedJob, signal: Signal, c: Classification | null, now: number): PolicyEvent | null {
+    const destination = destinationOf(job);
+    const pp = `${destination}|${job.pool}`;
+    // A reputation-based rate limit (Microsoft 451 4.7.650) is both: it counts as a block for the
+    // breakers and asks for a slower rate, so AIMD cuts on it as on a throttle.
+    const rateSignal = signal !== 'accept' && c?.poolAction === 'throttle' ? 'throttle' : signal;
+    const step = onSignal(this.aimd(pp, now), rateSignal, this.aimdCfg, now);
+    // Sustained acceptance climbs back to the table's rate, not past it.
+    const ceiling = this.tableRate(destination);
+    if (step.state.ratePerSec > ceiling) step.state.ratePerSec = ceiling;
+    if (step.change && step.change.to > ceiling) step.change.to = ceiling;
+    if (step.change && step.change.to === step.change.from) step.change = null;
+    this.rates.set(pp, step.state);
+    if (!step.change) return null;
+    return { scope: 'provider_pool', key: pp, type: 'rate', from: `${(step.change.from * 60).toFixed(2)}/min`, to: `${(step.change.to * 60).toFixed(2)}/min`, reason: step.change.reason === 'throttle' ? `throttle reply (${c?.rule})` : 'sustained acceptance', at: now, data: { provider: job.provider, pool: job.pool } };
+  }
+
+  /** A result counted into a pool or sender-domain breaker, which some replies also force. */
+  private observeBreaker(key: string, counts: { sent: number; bounced: number; blocked: number }, c: Classification | null, now: number): PolicyEvent[] {
+    const cfg = this.breakers.base;
+    let b = recordOutcome(this.breakers.get(key, now), counts, cfg, now);
+    if (c?.poolAction === 'slow_start' && key.startsWith('pool:') && b.state.state === 'closed') {
+      const forced = forceBreaker(b.state, 'slow_start', `${c.class} reply (${c.rule})`, cfg, now);
+      b = { state: forced.state, events: [...b.events, ...forced.events] };
+    }
+    if (c?.poolAction === 'pause_domain' && key.startsWith('domain:') && b.state.state !== 'open') {
+      const forced = forceBreaker(b.state, 'open', `${c.class} reply (${c.rule})`, cfg, now);
+      b = { state: forced.state, events: [...b.events, ...forced.events] };
+    }
+    return this.breakers.apply(key, b);
+  }
+
+  /**
+   * A spam complaint for a delivered job: counted as `complained` in the breakers of its pool
+   * and sender domain (complaint rate = complained / sent in the window), and for outreach mail
+   * in the tenant's and the sender domain's outreach pause.
+   */
+  complaint(
+    job: { pool: string; senderDomain: string; lane?: string; tenantId?: string; provider?: string },
+    now: number,
+    outreach?: { tenant: OutreachPauseRule; domain: OutreachPauseRule },
+  ): PolicyEvent[] {
+    // A warming pool's day is judged on its complaints too (the source IP is not known here).
+    if (job.provider) this.warmup?.recordComplaint(job.pool, null, job.provider);
+    return [...this.recordPoolAndDomain(job, { complained: 1 }, now), ...this.outreach.record(job, { complained: 1 }, now, outreach)];
+  }
+
+  /** A bounce that arrived after delivery (a DSN): the send was counted when it was accepted. */
+  bounce(job: { pool: string; senderDomain: string }, now: number): PolicyEvent[] {
+    return this.recordPoolAndDomain(job, { bounced: 1 }, now);
+  }
+
+  private recordPoolAndDomain(job: { pool: string; senderDomain: string }, counts: { complained?: number; bounced?: number }, now: number): PolicyEvent[] {
+    return [`pool:${job.pool}`, `domain:${job.senderDomain}`].flatMap((key) => this.breakers.record(key, counts, now));
+  }
+
+  /** Time-driven breaker moves (cool-down over, slow-start doubling). */
+  tick(now: number): PolicyEvent[] {
+    return this.breakers.tick(now);
+  }
+
+  /** Test and operator hook: force a breaker (e.g. pause a pool by hand). */
+  force(scope: 'pool' | 'domain', key: string, to: 'closed' | 'slow_start' | 'open', reason: string, now: number): PolicyEvent[] {
+    return this.breakers.force(`${scope}:${key}`, to, reason, now);
+  }
+
+  snapshot(now: number) {
+    const cfg = this.breakers.base;
+    return {
+      breakers: [...this.breakers.entries()].map(([key, b]) => {
+        const [scope, name] = splitScopedKey(key);
+        return { scope, key: name, state: b.state, since: new Date(b.since).toISOString(), rate_per_min: allowedRate(b, cfg) * 60, open_until: b.openUntil ? new Date(b.openUntil).toISOString() : null };
+      }),
+      rates: [...this.rates].map(([key, s]) => {
+        const [destination, pool] = key.split('|');
+        return { provider: providerOfDestination(destination), destination, pool, rate_per_min: s.ratePerSec * 60 };
+      }),
+      suspended_ips: [...this.suspended].filter(([, s]) => s.until > now).map(([key, s]) => {
+        const [provider, ip] = key.split('|');
+        return { provider, ip, until: new Date(s.until).toISOString(), rule: s.reason };
+      }),
+    };
+  }
+
+  /**
+   * After a restart: the breakers, adaptive rates and IP suspensions the stored policy events
+   * (newest first) say were in force. Breakers resume where their last transition left them (the
+   * tick moves them on); a rate is restored only while its last change is recent enough to stand.
+   */
+  restore(events: Array<{ scope: string; key: string; type: string; toState: string | null; at: number; data: unknown }>, now: number) {
+    const seen = new Set<string>();
+    for (const e of events) {
+      const id = `${e.type}|${e.scope}|${e.key}`;
+      if (seen.has(id)) continue;
+      seen.add(id);
+      const data = (e.data ?? {}) as { rate_per_min?: number; open_until?: number };
+      if (e.type === 'breaker' && (e.toState === 'open' || e.toState === 'slow_start')) {
+        this.breakers.resume(`${e.scope}:${e.key}`, e.toState, e.at, data);
+      } else if (e.type === 'rate' && e.scope === 'provider_pool' && e.toState && now - e.at < this.aimdCfg.increaseIntervalMs * 10) {
+        const perMin = Number.parseFloat(e.toState);
+        if (Number.isFinite(perMin)) this.rates.set(e.key, { ...this.aimd(e.key, now), ratePerSec: perMin / 60 });
+      } else if (e.type === 'suspend' && e.scope === 'provider_ip' && e.toState) {
+        const until = Date.parse(e.toState);
+        if (until > now) this.suspended.set(e.key, { until, reason: 'restored after restart' });
+      }
+    }
+  }
+}
