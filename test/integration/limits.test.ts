@@ -8,7 +8,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startPlatform, type Platform } from '../helpers/platform.ts';
@@ -65,10 +66,11 @@ test('60 MiB chunked by Node http gets the 413 (no EPIPE)', async () => {
   }
 });
 
-test('60 MiB by curl gets the 413', () => {
+test('60 MiB by curl gets the 413', async () => {
   const file = join(p.dataDir, 'big.json');
   writeFileSync(file, Buffer.alloc(SIXTY_MIB, 'a'));
-  const out = spawnSync('curl', ['-s', '-w', '\n%{http_code}', '-H', `authorization: Bearer ${p.edge.apiKey}`, '-H', 'content-type: application/json', '--data-binary', `@${file}`, `${p.edge.url}/v1/messages`], { encoding: 'utf8' });
+  // Asynchronously: the server under test runs in this process.
+  const out = await promisify(execFile)('curl', ['-s', '--max-time', '60', '-w', '\n%{http_code}', '-H', `authorization: Bearer ${p.edge.apiKey}`, '-H', 'content-type: application/json', '--data-binary', `@${file}`, `${p.edge.url}/v1/messages`], { encoding: 'utf8', maxBuffer: 1 << 20 });
   const lines = out.stdout.trim().split('\n');
   assert.equal(lines.at(-1), '413', out.stderr);
   assert.equal(JSON.parse(lines.slice(0, -1).join('\n')).error.code, 'payload_too_large');
