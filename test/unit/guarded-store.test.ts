@@ -160,3 +160,15 @@ test('a closed client (the embedded store shut down) is unavailable; a constrain
   const res = await (await appWith(store)).get();
   assert.equal(res.status, 500);
 });
+
+test('a send whose commit timed out is 503 store_outcome_unknown (it may still commit), not "nothing was accepted"', async () => {
+  const { toApiError } = await import('../../edge/middleware/errors.ts');
+  const timedOutSend = toApiError(new StoreUnavailableError('acceptMessages', new Error('no answer'), 'timeout'));
+  assert.equal(timedOutSend.status, 503);
+  assert.equal(timedOutSend.code, 'store_outcome_unknown');
+  assert.match(String(timedOutSend.toBody().error.action), /same Idempotency-Key/);
+  assert.equal(timedOutSend.retryAfterSeconds, 1);
+  // Refused before anything was sent, or a read that timed out: nothing was written.
+  assert.equal(toApiError(new StoreUnavailableError('acceptMessages', new Error('refused'), 'unreachable')).code, 'store_unavailable');
+  assert.equal(toApiError(new StoreUnavailableError('findApiKey', new Error('no answer'), 'timeout')).code, 'store_unavailable');
+});
