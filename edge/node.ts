@@ -49,7 +49,7 @@ const edge = await startEdge(env, { logger: logger.child({ svc: 'edge' }) }).cat
 
 let node: MtaNode | null = null;
 if (nodeConfig) {
-  node = new MtaNode({ ...nodeConfig, edge: edge.wsUrl, token: edge.nodeToken, logger: logger.child({ svc: 'mta-node' }) });
+  node = new MtaNode({ ...nodeConfig, edge: edge.wsUrl, token: edge.nodeToken, registry: edge.metricsRegistry, logger: logger.child({ svc: 'mta-node' }) });
   await node.start();
 }
 

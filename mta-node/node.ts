@@ -5,6 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { startStatusServer, type StatusServer } from './status-server.ts';
 import type { DeliveryResult, DkimKey, HubLease, LeasedJob, SourceIp } from '../shared/protocol.ts';
 import { NODE_VERSION, type StaticRoutes } from './config.ts';
 import { DkimSignerPool, normalizeLineEnds } from './dkim.ts';
@@ -44,8 +45,12 @@ export interface MtaNodeOptions {
   /** How long stop() waits for deliveries in flight (ms). */
   drainTimeoutMs?: number;
   journal?: { maxBytes?: number; keepTerminal?: number; fsync?: boolean };
-  /** Prometheus registry to register the node's metrics on. */
+  /** Prometheus registry to register the node's metrics on (the embedded node shares the edge's). */
   registry?: Registry;
+  /** Serve GET /metrics and GET /healthz on this port (0: any free one); none when unset. */
+  statusPort?: number;
+  /** Address of the status port (default 127.0.0.1). */
+  statusHost?: string;
   logger?: Logger;
   /** DNS stub (tests). */
   dns?: DnsLike;
@@ -89,6 +94,8 @@ export class MtaNode {
   private providerLimits: Record<string, Partial<PoolLimits>> = {};
   private stopping = false;
   private idleWaiters: (() => void)[] = [];
+  private readonly registry: Registry;
+  private status: StatusServer | null = null;
   private readonly metrics: {
     results: Counter<'outcome'>;
     duration: Histogram<'outcome'>;
@@ -103,6 +110,7 @@ export class MtaNode {
     const routes = options.routes instanceof Map ? options.routes : new Map(Object.entries(options.routes ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
     this.mx = new MxResolver({ servers: options.dnsServers, routes, resolver: options.dns });
     const registry = options.registry ?? new Registry();
+    this.registry = registry;
     this.metrics = {
       results: new Counter({ name: 'postlane_node_results_total', help: 'Delivery results by outcome', labelNames: ['outcome'], registers: [registry] }),
       duration: new Histogram({
@@ -165,7 +173,15 @@ export class MtaNode {
     await this.journal.open();
     this.dkim = new DkimSignerPool({ size: this.options.dkimWorkers, logger: this.logger });
     this.client.start();
-    this.logger.info({ nodeId: this.options.nodeId, region: this.options.region, capacity: this.options.capacity, dkimWorkers: this.dkim.workers }, 'MTA node started');
+    if (this.options.statusPort !== undefined) {
+      this.status = await startStatusServer({ port: this.options.statusPort, host: this.options.statusHost, registry: this.registry, ready: () => this.connected });
+    }
+    this.logger.info({ nodeId: this.options.nodeId, region: this.options.region, capacity: this.options.capacity, dkimWorkers: this.dkim.workers, status: this.status?.url }, 'MTA node started');
+  }
+
+  /** The status port's URL (GET /metrics, GET /healthz), when one was asked for. */
+  get statusUrl(): string | null {
+    return this.status?.url ?? null;
   }
 
   /** Resolves once the hub has welcomed the node and the unacked results were resent. */
@@ -325,6 +341,7 @@ export class MtaNode {
     await this.pools.close();
     await this.dkim?.close();
     await this.journal.close();
+    await this.status?.close();
     this.logger.info('MTA node stopped');
   }
 }

@@ -27,6 +27,7 @@ import * as schema from '../store/schema.ts';
 import { createSecrets, newMasterKey } from '../secrets.ts';
 import { MemoryCounters } from './memory-counters.ts';
 import { promMetrics } from './prom-metrics.ts';
+import type { Registry } from 'prom-client';
 import { dnsMailDomains } from './dns-mail-domains.ts';
 import { authenticateNode, NODE_AUTH_RETRY_AFTER_SECONDS } from '../services/node-auth.ts';
 import type { Store, NodeTokenRecord } from '../ports/store.ts';
@@ -53,6 +54,8 @@ export interface EdgeServer {
   hub: LeaseHub;
   client: Client;
   logger: Logger;
+  /** The edge's Prometheus registry: the embedded MTA node registers its series here, so one /metrics shows both. */
+  metricsRegistry: Registry;
   close(): Promise<void>;
 }
 
@@ -189,12 +192,13 @@ export async function startEdge(env: NodeEnv, options: StartEdgeOptions = {}): P
   const { apiKey, nodeToken } = await bootstrap(rawStore, env, dataDir, logger);
   const store = guardStore(rawStore, env.POSTLANE_STORE_TIMEOUT_MS);
 
+  const metrics = promMetrics();
   const { deps, hub } = composeEdge(env, {
     store,
     counters: new MemoryCounters(),
     secrets: await createSecrets(masterKeyOf(env, dataDir)),
     logger,
-    metrics: promMetrics(),
+    metrics,
     mailDomains: dnsMailDomains({ servers: env.POSTLANE_DNS_SERVERS }),
     ...(options.noShaper ? { shaping: false as const } : options.shaper ? { shaping: options.shaper } : {}),
   });
@@ -219,6 +223,7 @@ export async function startEdge(env: NodeEnv, options: StartEdgeOptions = {}): P
     hub: hub.hub,
     client,
     logger,
+    metricsRegistry: metrics.registry,
     async close() {
       hub.hub.stop();
       // Today's warm-up counts since the last tick, so a restart resumes where this one stopped.
