@@ -9,6 +9,7 @@ import type { AppDeps } from './ports/app.ts';
 import { ApiError } from '../shared/errors.ts';
 import { onError } from './middleware/errors.ts';
 import { limitBody } from './middleware/body-limit.ts';
+import { shedLoad } from './middleware/load-shed.ts';
 import { registerHealth } from './routes/health.ts';
 import { registerSendMessage } from './routes/messages-send.ts';
 import { registerSendBatch } from './routes/messages-batch.ts';
@@ -70,6 +71,8 @@ export function createApp(deps: AppDeps, options: AppOptions = {}) {
       deps.metrics.observe('postlane_accept_duration_seconds', { route }, (performance.now() - started) / 1000);
     }
   });
+  // Before any body is read: a shed request costs nothing but its 503.
+  if (deps.config.maxConcurrentRequests) app.use('*', shedLoad(deps.config.maxConcurrentRequests));
   for (const middleware of options.runtime ?? []) app.use('*', middleware);
 
   const tooLarge = (_c: unknown, limit: number) => {

@@ -166,6 +166,8 @@ export const SettingsSchema = z.object({
   POSTLANE_TENANT_RATE: setting(rate.default(5000), { runtimes: BOTH }),
   POSTLANE_TENANT_BURST: setting(int(1).default(20_000), { runtimes: BOTH }),
   POSTLANE_LANE_BACKLOG_LIMIT: setting(int(1).default(1_000_000), { runtimes: BOTH }),
+  /** Requests in progress at once (per process or isolate) before new ones are shed with 503 + Retry-After. */
+  POSTLANE_MAX_CONCURRENT_REQUESTS: setting(int(1).default(2000), { runtimes: BOTH }),
   POSTLANE_LEASE_TTL_MS: setting(int(500).default(60_000), { runtimes: BOTH }),
   POSTLANE_HEARTBEAT_MS: setting(int(100).default(10_000), { runtimes: BOTH }),
   /** How often the hub expires leases and offers due retries (Workers: the object's alarm). */
@@ -289,6 +291,7 @@ export function appConfig(settings: Settings, overrides: { shapingPolicy?: Shapi
     tenantRatePerSec: settings.POSTLANE_TENANT_RATE,
     tenantBurst: settings.POSTLANE_TENANT_BURST,
     laneBacklogLimit: settings.POSTLANE_LANE_BACKLOG_LIMIT,
+    maxConcurrentRequests: settings.POSTLANE_MAX_CONCURRENT_REQUESTS,
     leaseTtlMs: settings.POSTLANE_LEASE_TTL_MS,
     heartbeatMs: settings.POSTLANE_HEARTBEAT_MS,
     requireVerifiedDomain: settings.POSTLANE_REQUIRE_VERIFIED_DOMAIN,

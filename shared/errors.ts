@@ -14,6 +14,7 @@ export const ERROR_CODES = {
   rate_limited: { status: 429, action: 'Wait `Retry-After` seconds; `limit` names the bucket that is empty.' },
   internal: { status: 500, action: 'Retry with the same Idempotency-Key; nothing is lost.' },
   store_unavailable: { status: 503, action: 'Retry after `Retry-After` seconds with the same Idempotency-Key.' },
+  overloaded: { status: 503, action: 'The server is at its limit of requests in progress: retry after `Retry-After` seconds (with the same Idempotency-Key for sends).' },
   store_outcome_unknown: {
     status: 503,
     action: 'The store did not confirm in time, so the request may have been committed: retry after `Retry-After` seconds with the same Idempotency-Key (the retry answers with the first outcome). Without a key, look the message up (GET /v1/messages) before sending again.',

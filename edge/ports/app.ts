@@ -14,6 +14,8 @@ import type { Store } from './store.ts';
 
 export interface AppConfig {
   maxMessageBytes: number;
+  /** Requests in progress at once before new ones get 503 + Retry-After (absent: no bound). */
+  maxConcurrentRequests?: number;
   /** Default per-tenant API rate, messages per second, and its burst. */
   tenantRatePerSec: number;
   tenantBurst: number;
