@@ -10,6 +10,7 @@ import {
   encodeFrame,
   parseHubFrame,
   type DeliveryResult,
+  type HubExtended,
   type HubLease,
   type HubToNode,
   type NodeToHub,
@@ -24,6 +25,8 @@ export interface LeaseClientHandlers {
   onWelcome(welcome: Welcome): void;
   onLease(lease: HubLease): void;
   onAck?(jobIds: string[], newlyAcked: number): void;
+  /** The hub extended these leases (answering a heartbeat) until their new expiry. */
+  onExtended?(leases: HubExtended['leases']): void;
   /** Jobs the node could take right now (capacity minus what it holds). */
   freeCapacity(): number;
   /** Lease ids of the jobs the node holds, for heartbeats. */
@@ -176,6 +179,9 @@ export class LeaseClient {
         this.opts.handlers.onAck?.(frame.jobIds, n);
         return;
       }
+      case 'extended':
+        this.opts.handlers.onExtended?.(frame.leases);
+        return;
       case 'error':
         this.opts.logger[frame.fatal ? 'error' : 'warn']({ code: frame.code, message: frame.message, fatal: frame.fatal }, 'error frame from hub');
         if (frame.fatal) this.ws?.close(4000, 'fatal error from hub');

@@ -83,6 +83,8 @@ export class MtaNode {
   private dkim: DkimSignerPool | null = null;
   private readonly client: LeaseClient;
   private readonly held = new Map<string, LeasedJob>();
+  /** A held job's current lease expiry when the hub extended it past `leaseExpiresAt`, by job id. */
+  private readonly leaseExpiry = new Map<string, number>();
   private readonly messages = new Map<string, HeldMessage>();
   private readonly prepared = new Map<string, { refs: number; body: Promise<Buffer> }>();
   /** Jobs holding a reference on a prepared body. */
@@ -162,6 +164,7 @@ export class MtaNode {
         },
         onLease: (lease) => this.onLease(lease),
         onAck: (jobIds, n) => this.events.emit('ack', jobIds, n),
+        onExtended: (leases) => this.onExtended(leases),
         freeCapacity: () => (this.stopping ? 0 : options.capacity - this.held.size),
         heldLeaseIds: () => [...this.held.values()].map((j) => j.leaseId),
       },
@@ -229,6 +232,16 @@ export class MtaNode {
     this.events.emit('lease', lease);
   }
 
+  /** The hub extended these leases: the jobs that hold them may be sent until the new expiry. */
+  private onExtended(leases: Array<{ leaseId: string; leaseExpiresAt: number }>): void {
+    if (leases.length === 0) return;
+    const byLease = new Map(leases.map((l) => [l.leaseId, l.leaseExpiresAt]));
+    for (const job of this.held.values()) {
+      const at = byLease.get(job.leaseId);
+      if (at !== undefined && at > (this.leaseExpiry.get(job.jobId) ?? job.leaseExpiresAt)) this.leaseExpiry.set(job.jobId, at);
+    }
+  }
+
   private updateGauge(): void {
     this.stats.inFlight = this.held.size;
     this.metrics.inFlight.set(this.held.size);
@@ -243,6 +256,7 @@ export class MtaNode {
       result = localResult({ job, mx: null, sourceIp: null, tls: null, startedAt: Date.now() }, 'deferred', 'LOCAL', `internal error: ${(err as Error).message}`);
     } finally {
       this.held.delete(job.jobId);
+      this.leaseExpiry.delete(job.jobId);
       const msg = this.messages.get(job.messageId);
       if (msg && --msg.refs <= 0) this.messages.delete(job.messageId);
       const pkey = `${job.messageId}|${job.dkimDomain ?? ''}`;
@@ -269,6 +283,7 @@ export class MtaNode {
   }
 
   private async process(job: LeasedJob): Promise<DeliveryResult | null> {
+    // The current expiry: heartbeats extend the lease (`extended` frames), not only the grant.
     const stillLeased = () => Date.now() < job.leaseExpiresAt;
     if (!stillLeased()) return null;
     // A dedup key the journal shows delivered or bounced is answered from the journal, not resent.

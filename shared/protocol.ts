@@ -5,7 +5,8 @@
  *
  * Flow: node → hello; hub → welcome. Node → pull {credits}; hub → lease {jobs} (now or when
  * work arrives, never more jobs than credits outstanding). Node → heartbeat while it holds
- * leases; node → results; hub → ack {jobIds} once the results are committed to the store.
+ * leases, hub → extended {leases[{leaseId, leaseExpiresAt}]} with the ones it extended; node →
+ * results; hub → ack {jobIds} once the results are committed (or refused) by the store.
  * A node that reconnects sends its journaled, unacknowledged results right after hello and
  * before its first pull, so a partition never turns into a second send.
  *
@@ -170,10 +171,20 @@ export const HubAckSchema = v.object({
 export const HubErrorSchema = v.object({
   type: v.literal('error'),
   v: version,
-  code: v.picklist(['bad_frame', 'unauthorized', 'ip_not_allowed', 'not_ready', 'internal']),
+  code: v.picklist(['bad_frame', 'unauthorized', 'ip_not_allowed', 'not_ready', 'internal', 'node_conflict']),
   message: v.string(),
   /** True when the hub closes the connection after this frame. */
   fatal: v.boolean(),
+});
+
+/**
+ * The answer to a heartbeat: the leases the hub extended (those still held by this node) and
+ * their new expiry. A node keeps sending a job only while its current expiry is ahead.
+ */
+export const HubExtendedSchema = v.object({
+  type: v.literal('extended'),
+  v: version,
+  leases: v.pipe(v.array(v.object({ leaseId: id, leaseExpiresAt: epochMs })), v.maxLength(100_000)),
 });
 
 /** Everything the hub may send to a node. */
@@ -182,6 +193,7 @@ export const HubToNodeMessage = v.variant('type', [
   HubLeaseSchema,
   HubAckSchema,
   HubErrorSchema,
+  HubExtendedSchema,
 ]);
 
 export type SourceIp = v.InferOutput<typeof SourceIpSchema>;
@@ -195,6 +207,7 @@ export type LeasedJob = v.InferOutput<typeof LeasedJobSchema>;
 export type LeasedMessage = v.InferOutput<typeof LeasedMessageSchema>;
 export type DkimKey = v.InferOutput<typeof DkimKeySchema>;
 export type HubLease = v.InferOutput<typeof HubLeaseSchema>;
+export type HubExtended = v.InferOutput<typeof HubExtendedSchema>;
 
 export type FrameParse<T> = { ok: true; frame: T } | { ok: false; error: string };
 

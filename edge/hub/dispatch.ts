@@ -6,15 +6,19 @@
  */
 import { PROTOCOL_VERSION } from '../../shared/protocol.ts';
 import { verpAddress } from '../../shared/verp.ts';
+import { messageEvent } from '../../shared/events/index.ts';
 import type { Demand } from '../../shared/policy/scheduler.ts';
 import type { ClaimedJob } from '../ports/store.ts';
 import type { DkimKeys } from './dkim-keys.ts';
 import type { HoldBack } from './hold-back.ts';
+import type { Refusal } from './shaping/policy-event.ts';
 import type { HubOptions } from './options.ts';
 import type { ReadySession, Session, Sessions } from './sessions.ts';
 
 /** How long one backlog read steers the lane quotas of every claim. */
 const DEMAND_CACHE_MS = 500;
+/** A claim the shaper failed on goes back to the queue for this long. */
+const SHAPING_ERROR_RETRY_MS = 60_000;
 
 type LeasedJob = ClaimedJob & { sourceIp: string | null };
 
@@ -61,13 +65,38 @@ export class Dispatcher {
     const ipsByPool = new Map<string, string[]>();
     for (const ip of s.ips) ipsByPool.set(ip.pool, [...(ipsByPool.get(ip.pool) ?? []), ip.address]);
     const shaper = this.opts.shaper;
-    const admitted = shaper ? await shaper.admit(claimed, ipsByPool, now) : { granted: claimed.map((job) => ({ job, sourceIp: null })), refused: [] };
-    if (admitted.refused.length) await this.held.requeue(admitted.refused, now);
+    const admitted = shaper ? await this.admit(claimed, ipsByPool, now) : { granted: claimed.map((job) => ({ job, sourceIp: null })), refused: [] };
+    if (admitted.refused.length) await this.requeue(admitted.refused, now);
     const jobs = admitted.granted.map((g) => ({ ...g.job, sourceIp: g.sourceIp }));
     // All held: another round only if more work was signalled meanwhile.
     if (jobs.length === 0) return admitted.refused.length > 0;
     await this.lease(ready, jobs, ipsByPool, now);
     return true;
+  }
+
+  /**
+   * The shaper's decision. The Admission isolates a job's or a group's failure itself; should the
+   * whole call fail, the claim goes back to the queue rather than staying leased to no one until
+   * its leases expire.
+   */
+  private async admit(claimed: ClaimedJob[], ipsByPool: Map<string, string[]>, now: number): Promise<{ granted: Array<{ job: ClaimedJob; sourceIp: string | null }>; refused: Refusal[] }> {
+    try {
+      return await this.opts.shaper!.admit(claimed, ipsByPool, now);
+    } catch (error) {
+      this.opts.logger.error({ err: error, jobs: claimed.length }, 'shaping failed; the claimed jobs go back to the queue');
+      const reason = `shaping failed, tried again shortly: ${(error as Error)?.message ?? String(error)}`;
+      return { granted: [], refused: claimed.map((job) => ({ job, retryAt: now + SHAPING_ERROR_RETRY_MS, limit: 'shaping_error', reason })) };
+    }
+  }
+
+  /** Held jobs back to the queue; a hold that cannot be recorded as asked is retried plainly. */
+  private async requeue(refused: Refusal[], now: number) {
+    try {
+      await this.held.requeue(refused, now);
+    } catch (error) {
+      this.opts.logger.error({ err: error, jobs: refused.length }, 'requeue of held jobs failed; retried with a plain delay');
+      await this.held.requeue(refused.map((r) => ({ ...r, retryAt: now + SHAPING_ERROR_RETRY_MS, limit: 'shaping_error', reason: 'held; its hold could not be recorded' })), now);
+    }
   }
 
   private async claim(s: ReadySession, now: number): Promise<ClaimedJob[]> {
@@ -116,13 +145,14 @@ export class Dispatcher {
     });
     this.opts.metrics?.inc('postlane_leases_granted_total', { region: s.hello.region }, jobs.length);
     await this.opts.store.appendEvents(
-      jobs.map((j) => ({
-        messageId: j.messageId,
-        jobId: j.id,
-        type: 'leased',
-        at: now,
-        data: { node: s.hello.nodeId, region: s.hello.region, pool: j.pool, ip: j.sourceIp ?? undefined, ips: j.sourceIp ? undefined : ipsByPool.get(j.pool) ?? [], provider: j.provider, attempt: j.attempts, lease_expires_at: new Date(j.leaseExpiresAt!).toISOString() },
-      })),
+      jobs.map((j) =>
+        messageEvent('leased', {
+          messageId: j.messageId,
+          jobId: j.id,
+          at: now,
+          data: { node: s.hello.nodeId, region: s.hello.region, pool: j.pool, ip: j.sourceIp ?? undefined, ips: j.sourceIp ? undefined : ipsByPool.get(j.pool) ?? [], provider: j.provider, attempt: j.attempts, lease_expires_at: new Date(j.leaseExpiresAt!).toISOString() },
+        }),
+      ),
     );
   }
 

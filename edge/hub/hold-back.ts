@@ -5,6 +5,7 @@
  */
 import type { Store } from '../ports/store.ts';
 import type { Refusal } from './shaping/policy-event.ts';
+import { messageEvent } from '../../shared/events/index.ts';
 
 /** Bound on remembered jobs: past it, the oldest are forgotten (at worst, one repeated event). */
 const LAST_HOLD_MAX = 100_000;
@@ -26,7 +27,7 @@ export class HoldBack {
           nextAttemptAt: r.retryAt,
           // 'warmup' marks jobs a warm-up held, so a new plan day or a stopped warm-up can release them.
           lastClass: r.limit.startsWith('warmup:') ? ('warmup' as const) : ('shaped' as const),
-          ...(news ? { event: { messageId: r.job.messageId, jobId: r.job.id, type: 'throttled', at: now, data: { limit: r.limit, reason: r.reason, next_attempt_at: new Date(r.retryAt).toISOString() } } } : {}),
+          ...(news ? { event: messageEvent('throttled', { messageId: r.job.messageId, jobId: r.job.id, at: now, data: { limit: r.limit, reason: r.reason, next_attempt_at: new Date(r.retryAt).toISOString() } }) } : {}),
         };
       }),
       now,

@@ -96,7 +96,12 @@ export class LeaseHub {
         this.sessions.addCredits(ready, frame.credits);
         await this.dispatcher.dispatch(ready);
       } else if (frame.type === 'heartbeat') {
-        if (frame.leaseIds.length) await this.opts.store.extendLeases(ready.hello.nodeId, frame.leaseIds, this.now() + this.opts.leaseTtlMs);
+        // Only leases this node holds are extended (lease_owner = its node id, bound to its token);
+        // the answer tells the node their new expiry, so it keeps sending behind a slow receiver.
+        if (frame.leaseIds.length) {
+          const leases = await this.opts.store.extendLeases(ready.hello.nodeId, frame.leaseIds, this.now() + this.opts.leaseTtlMs);
+          if (this.sessions.isOpen(ready)) this.sessions.send(ready, { type: 'extended', v: PROTOCOL_VERSION, leases });
+        }
       } else if (frame.type === 'results') {
         await this.results.onResults(ready, frame.results);
       }

@@ -47,6 +47,11 @@ export function ipAllowed(address: string, allowed: string[]): boolean {
 
 export class Sessions {
   private readonly byConn = new Map<NodeConnection, Session>();
+  /**
+   * Which token owns a node id: the first token that said hello with it (in this hub's memory).
+   * Leases are owned by node id, so another token's hello as this node is refused.
+   */
+  private readonly nodeTokens = new Map<string, string>();
 
   constructor(
     private readonly opts: HubOptions,
@@ -124,6 +129,7 @@ export class Sessions {
       s.conn.close(4003, 'no allowed IP');
       return;
     }
+    if (!this.claimNodeId(s, hello.nodeId)) return;
     s.hello = hello;
     s.ips = accepted;
     s.pools = [...new Set(accepted.map((ip) => ip.pool))];
@@ -133,6 +139,37 @@ export class Sessions {
     for (const pool of s.pools) await store.ensurePool(pool, null, now);
     logger.info({ node: hello.nodeId, region: hello.region, ips: accepted.map((i) => i.address), session: s.id }, 'node connected');
     this.send(s, { type: 'welcome', v: PROTOCOL_VERSION, sessionId: s.id, leaseTtlMs: this.opts.leaseTtlMs, heartbeatMs: this.opts.heartbeatMs, acceptedIps: accepted, ...(shaper ? { providerLimits: shaper.connectionLimits() } : {}) });
+  }
+
+  /**
+   * One live session per node id, and a node id bound to one token: a hello as a node id another
+   * token owns (or switching ids on one socket) is refused with 4009; a hello from the same token
+   * while an older session of the node is open replaces it (a restart whose old socket the hub
+   * has not seen close yet), closing the OLD one with 4009.
+   */
+  private claimNodeId(s: Session, nodeId: string): boolean {
+    const refuse = (message: string, reason: string) => {
+      this.opts.logger.warn({ node: nodeId, token: s.token.id, session: s.id, reason }, 'hello refused: node id in use');
+      this.opts.metrics?.inc('postlane_hub_sessions_refused_total', { reason });
+      this.send(s, { type: 'error', v: PROTOCOL_VERSION, code: 'node_conflict', message, fatal: true });
+      s.conn.close(4009, 'node id in use');
+      this.byConn.delete(s.conn);
+      return false;
+    };
+    if (s.hello && s.hello.nodeId !== nodeId) return refuse(`this session is node ${s.hello.nodeId}`, 'renamed');
+    const owner = this.nodeTokens.get(nodeId);
+    if (owner !== undefined && owner !== s.token.id) return refuse(`node id ${nodeId} belongs to another node token`, 'other_token');
+    for (const other of this.byConn.values()) {
+      if (other === s || other.hello?.nodeId !== nodeId) continue;
+      if (other.token.id !== s.token.id) return refuse(`node ${nodeId} is connected with another node token`, 'other_token');
+      this.opts.logger.warn({ node: nodeId, old: other.id, session: s.id }, 'node said hello again from a new socket; closing the old session');
+      this.opts.metrics?.inc('postlane_hub_sessions_refused_total', { reason: 'replaced' });
+      this.send(other, { type: 'error', v: PROTOCOL_VERSION, code: 'node_conflict', message: `replaced by session ${s.id} of the same node`, fatal: true });
+      other.conn.close(4009, 'replaced by a new session');
+      this.byConn.delete(other.conn);
+    }
+    this.nodeTokens.set(nodeId, s.token.id);
+    return true;
   }
 
   summaries(): NodeSummary[] {

@@ -5,6 +5,7 @@
  */
 import type { HubOptions } from './options.ts';
 import type { PolicyEventRecorder } from './policy-events.ts';
+import { messageEvent } from '../../shared/events/index.ts';
 
 /** How often queued jobs are checked for a region with no node (a store scan). */
 const NOTE_WAITING_EVERY_MS = 5_000;
@@ -73,7 +74,7 @@ export class Sweeper {
         jobId: j.id,
         fromStates: ['queued'],
         set: { lastClass: 'no_node_in_region' },
-        events: [{ messageId: j.messageId, jobId: j.id, type: 'waiting', at: now, data: { reason: `no MTA node is connected in region ${j.region}; the job stays queued until one is`, region: j.region } }],
+        events: [messageEvent('waiting', { messageId: j.messageId, jobId: j.id, at: now, data: { reason: `no MTA node is connected in region ${j.region}; the job stays queued until one is`, region: j.region! } })],
       })),
     );
   }

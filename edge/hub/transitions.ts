@@ -10,8 +10,10 @@ import { planRetry, type RetrySchedule } from '../../shared/policy/retry.ts';
 import { classifyReply, type Classification } from '../../shared/policy/classifier.ts';
 import type { JobTransition } from '../ports/store.ts';
 import type { DeliveryJobRecord } from '../domain/records.ts';
+import { messageEvent, type MessageEventData, type MessageEventType } from '../../shared/events/index.ts';
+import { OPEN_JOB_STATES } from '../../shared/lanes.ts';
 
-const OPEN_STATES = ['leased', 'queued'];
+const OPEN_STATES: string[] = [...OPEN_JOB_STATES];
 
 export interface TransitionContext {
   now: number;
@@ -54,7 +56,7 @@ export function transitionForResult(
     duration_ms: Math.max(0, result.finishedAt - result.startedAt),
     from_journal: result.fromJournal || undefined,
   };
-  const event = (type: string, data: Record<string, unknown>) => ({ messageId: job.messageId, jobId: job.id, type, at: now, data });
+  const event = <T extends MessageEventType>(type: T, data: MessageEventData<T>) => messageEvent(type, { messageId: job.messageId, jobId: job.id, at: now, data });
   const base = { lastReply: reply, lastClass: classification.class, leaseId: null, leaseOwner: null, leaseExpiresAt: null };
 
   if (result.outcome === 'delivered') {

@@ -18,8 +18,11 @@ function cacheOf(deps: object): KeyCache {
   return cache;
 }
 
-/** `feedback` lets a key post reports to /v1/inbound (an FBL mailbox or bounce MX pipe) and nothing else. */
-export function requireScope(scope: 'send' | 'read' | 'admin' | 'feedback'): MiddlewareHandler<AppEnv> {
+/**
+ * `feedback` lets a key post reports to /v1/inbound (an FBL mailbox or bounce MX pipe) and nothing else.
+ * `any` takes a valid key of any scope (the route checks who the caller is, e.g. /metrics).
+ */
+export function requireScope(scope: 'send' | 'read' | 'admin' | 'feedback' | 'any'): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const header = c.req.header('authorization') ?? '';
     const match = /^Bearer\s+(\S+)$/i.exec(header);
@@ -35,7 +38,7 @@ export function requireScope(scope: 'send' | 'read' | 'admin' | 'feedback'): Mid
     }
     if (!entry.record) throw new ApiError('unauthorized', 'the API key is unknown or revoked');
     const { scopes } = entry.record;
-    if (!scopes.includes(scope) && !scopes.includes('admin')) {
+    if (scope !== 'any' && !scopes.includes(scope) && !scopes.includes('admin')) {
       throw new ApiError('forbidden', `this key lacks the "${scope}" scope`, { scope });
     }
     c.set('caller', entry.record);

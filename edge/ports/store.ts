@@ -79,6 +79,14 @@ export interface IdempotencyClaim {
   expiresBefore: number;
 }
 
+/** A committed idempotency key: what its first request hashed to and was answered. */
+export interface IdempotencyRecord {
+  requestHash: string;
+  status: number;
+  response: string;
+  createdAt: number;
+}
+
 export type AcceptOutcome =
   | { kind: 'accepted' }
   | { kind: 'replay'; status: number; response: string }
@@ -107,6 +115,8 @@ export interface MessageJobs {
 export interface MessageStore {
   /** Writes the messages, their jobs and events, and the idempotency record, atomically. */
   acceptMessages(tenantId: string, items: NewMessage[], idempotency: IdempotencyClaim | null): Promise<AcceptOutcome>;
+  /** The tenant's committed idempotency key, if any (any age: the caller applies the replay window). */
+  findIdempotent(tenantId: string, key: string): Promise<IdempotencyRecord | null>;
   getMessage(tenantId: string, id: string): Promise<MessageWithTrace | null>;
   listMessages(tenantId: string, query: MessageListQuery): Promise<MessageSummary[]>;
   /** Queued (not yet final) jobs per lane for a tenant: feeds admission control. */
@@ -167,10 +177,21 @@ export interface JobTransition {
   jobId: string;
   /** Only apply when the job is still in one of these states (guards late or duplicate results). */
   fromStates: string[];
+  /**
+   * And only while the job's row still holds exactly these values (compared with `IS`): a node's
+   * result carries its lease (`leaseId`, `leaseOwner`), so a stale or forged result loses to the
+   * honest one; `updatedAt`/`attempts` pin a row read earlier (optimistic concurrency).
+   */
+  match?: Partial<Pick<DeliveryJobRecord, 'leaseId' | 'leaseOwner' | 'updatedAt' | 'attempts'>>;
   set: Partial<Pick<DeliveryJobRecord, 'state' | 'attempts' | 'nextAttemptAt' | 'leaseId' | 'leaseOwner' | 'leaseExpiresAt' | 'lastReply' | 'lastClass' | 'finishedAt'>>;
   events: NewMessageEvent[];
   /** Written with the events when the transition applies (a hard bounce suppresses its recipient). */
   suppress?: NewSuppression;
+}
+
+export interface ExtendedLease {
+  leaseId: string;
+  leaseExpiresAt: number;
 }
 
 export interface HeldJob {
@@ -193,7 +214,8 @@ export interface LeaseStore {
   ensurePool(name: string, tenantId: string | null, now: number): Promise<void>;
   /** Atomically moves ready jobs to `leased` for this node; one job is never leased twice. */
   claimJobs(req: ClaimRequest): Promise<ClaimedJob[]>;
-  extendLeases(nodeId: string, leaseIds: string[], expiresAt: number): Promise<void>;
+  /** Extends the leases still held by `nodeId` (state leased, lease_owner = nodeId); returns those. */
+  extendLeases(nodeId: string, leaseIds: string[], expiresAt: number): Promise<ExtendedLease[]>;
   jobsByIds(ids: string[]): Promise<DeliveryJobRecord[]>;
   /** Returns the ids of the jobs whose transition applied; only their events are written. */
   applyTransitions(transitions: JobTransition[]): Promise<string[]>;

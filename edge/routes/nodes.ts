@@ -20,7 +20,7 @@ const NodeSchema = z.object({
 const listNodes = createRoute({
   method: 'get',
   path: '/v1/nodes',
-  summary: 'Connected MTA nodes',
+  summary: 'Connected MTA nodes and their source IPs (operator only)',
   middleware: [requireScope('admin')] as const,
   responses: {
     200: { description: 'Nodes', content: { 'application/json': { schema: z.object({ data: z.array(NodeSchema) }) } } },
@@ -42,6 +42,8 @@ const createToken = createRoute({
 
 export function registerNodes(app: App) {
   app.openapi(listNodes, async (c) => {
+    // Nodes and their IPs are the platform's infrastructure.
+    if (c.get('caller').tenantId !== OPERATOR_TENANT) throw new ApiError('forbidden', 'only the operator tenant lists nodes', { scope: 'admin' });
     const nodes = await c.get('deps').hub.nodes();
     return c.json(
       {
@@ -70,6 +72,16 @@ export function registerNodes(app: App) {
   });
 
   // The WebSocket upgrade itself is runtime-specific: the hub port takes the request.
+  app.openAPIRegistry.registerPath({
+    method: 'get',
+    path: '/v1/nodes/connect',
+    summary: 'WebSocket upgrade for an MTA node (lease protocol, shared/protocol.ts); `Authorization: Bearer <node token>`',
+    request: { query: z.object({ region: z.string().optional() }) },
+    responses: {
+      101: { description: 'Switching protocols: the lease session' },
+      ...errorResponses(ErrorSchema, [401, 403, 426]),
+    },
+  });
   app.get('/v1/nodes/connect', async (c) => {
     const region = c.req.query('region') ?? c.req.header('x-postlane-region') ?? 'default';
     return c.get('deps').hub.connect(c.req.raw, region);

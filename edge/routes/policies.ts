@@ -53,7 +53,11 @@ export function registerPolicies(app: App) {
       loadPolicyDocument({ tenants: { [tenantId]: body } });
     } catch (error) {
       const message = (error as Error).message;
-      throw new ApiError('invalid_request', message, { field: 'body', reason: message.replace(/^invalid policy document: /, '') });
+      // The first issue's path, relative to the tenant's document (it was checked under tenants.<id>).
+      const first = ((error as { issues?: string[] }).issues?.[0] ?? '').split(': ')[0];
+      const prefix = `tenants.${tenantId}.`;
+      const field = first.startsWith(prefix) ? first.slice(prefix.length) : 'body';
+      throw new ApiError('invalid_request', message, { field, reason: message.replace(/^invalid policy document: /, '') });
     }
     const version = await deps.store.putTenantPolicy(tenantId, body, keyId, Date.now());
     forgetTenantPolicy(deps, tenantId);

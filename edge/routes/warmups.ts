@@ -1,8 +1,9 @@
 /**
  * Warm-ups of pools and source IPs (SPEC §4, §7): start one with a plan (the lane's or the
  * policy's, with overrides), read its state per provider with the projected safe throughput,
- * stop it. Pools and IPs are the platform's, so starting and stopping is the operator's; any
- * reader sees the state, as /v1/reputation shows pools' breakers.
+ * stop it. Pools and IPs are the platform's, so starting and stopping is the operator's. The
+ * operator sees every warm-up; another tenant sees only pool warm-ups of the dedicated pools it
+ * owns (404 for any other id), never an IP warm-up.
  *
  * The hub (edge/hub/warmup.ts) enforces active warm-ups; its live counts are newer than the
  * store's row by up to one tick, so a read takes them from the hub where it has them.
@@ -139,6 +140,20 @@ function eventType(e: PolicyEventRecord): string {
   return e.toState === 'active' ? 'started' : (e.toState ?? 'unknown');
 }
 
+/** Which warm-ups this tenant may read: the operator all; another tenant pool warm-ups of its own pools. */
+async function warmupVisibility(deps: AppDeps, tenantId: string): Promise<(row: WarmupRecord) => boolean> {
+  if (tenantId === OPERATOR_TENANT) return () => true;
+  const owned = new Set((await deps.store.knownPools()).filter((p) => p.tenantId === tenantId).map((p) => p.name));
+  return (row) => row.scope === 'pool' && owned.has(row.pool ?? row.key);
+}
+
+/** The pools a warm-up holds jobs of: its pool, else those the nodes declare its IP in (none if unknown). */
+async function heldPools(deps: AppDeps, row: WarmupRecord): Promise<string[]> {
+  if (row.pool) return [row.pool];
+  if (row.scope === 'pool') return [row.key];
+  return [...new Set((await deps.hub.nodes()).flatMap((n) => n.ips).filter((ip) => ip.address === row.key).map((ip) => ip.pool))];
+}
+
 async function liveById(deps: AppDeps): Promise<Map<string, LiveWarmup>> {
   return new Map((await deps.hub.warmups()).map((w) => [w.id, w]));
 }
@@ -215,8 +230,8 @@ export function registerWarmups(app: App) {
     const deps = c.get('deps');
     const q = c.req.valid('query');
     const now = deps.now?.() ?? Date.now();
-    const [rows, live] = await Promise.all([deps.store.listWarmups({ status: q.status, scope: q.scope }), liveById(deps)]);
-    return c.json({ data: rows.map((r) => warmupView(r, live.get(r.id), now)) }, 200);
+    const [rows, live, visible] = await Promise.all([deps.store.listWarmups({ status: q.status, scope: q.scope }), liveById(deps), warmupVisibility(deps, c.get('caller').tenantId)]);
+    return c.json({ data: rows.filter(visible).map((r) => warmupView(r, live.get(r.id), now)) }, 200);
   });
 
   app.openapi(getWarmup, async (c) => {
@@ -224,7 +239,7 @@ export function registerWarmups(app: App) {
     const { id } = c.req.valid('param');
     const now = deps.now?.() ?? Date.now();
     const row = await deps.store.getWarmup(id);
-    if (!row) throw new ApiError('not_found', `no warm-up ${id}`);
+    if (!row || !(await warmupVisibility(deps, c.get('caller').tenantId))(row)) throw new ApiError('not_found', `no warm-up ${id}`);
     const [live, events] = await Promise.all([liveById(deps), deps.store.listPolicyEventsFor('warmup', id, 200)]);
     return c.json(warmupView(row, live.get(id), now, events), 200);
   });
@@ -243,8 +258,10 @@ export function registerWarmups(app: App) {
     if (await deps.store.endWarmup(id, 'stopped', now)) {
       await deps.store.appendPolicyEvents([{ scope: 'warmup', key: id, type: 'warmup', fromState: 'active', toState: 'stopped', reason: `warm-up of ${describeTarget(row)} stopped by hand`, at: now, data: { warmup: id, scope: row.scope, target: row.key, pool: row.pool, by: keyId } }]);
       await deps.hub.warmupsChanged();
-      // What the warm-up held goes now, at the pool's normal rates.
-      const released = await deps.store.releaseHeld({ lastClass: 'warmup', pool: row.pool ?? (row.scope === 'pool' ? row.key : null) }, now);
+      // What the warm-up held goes now, at the pool's normal rates: only its pools' jobs (an IP
+      // warm-up whose pool no node declares releases nothing; the hub's next day frees them).
+      let released = 0;
+      for (const pool of await heldPools(deps, row)) released += await deps.store.releaseHeld({ lastClass: 'warmup', pool }, now);
       deps.logger.info({ warmup: id, target: row.key, released, key: keyId }, 'warm-up stopped');
       deps.hub.notifyWork(null);
     }

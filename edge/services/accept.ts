@@ -11,6 +11,7 @@ import { ApiError, invalid } from '../../shared/errors.ts';
 import { newId } from '../../shared/ids.ts';
 import type { NewMessage } from '../ports/store.ts';
 import type { SendingDomainRecord } from '../domain/records.ts';
+import { messageEvent } from '../../shared/events/index.ts';
 
 export interface AcceptContext {
   tenantId: string;
@@ -282,16 +283,10 @@ function newJob(
 /** The trace starts with `accepted`, and `scheduled` when send_at lies ahead. */
 function firstEvents(messageId: string, now: number, m: { recipients: number; lane: Lane; pool: string; sizeBytes: number; nextAttemptAt: number }): NewMessage['events'] {
   const events: NewMessage['events'] = [
-    {
-      messageId,
-      jobId: null,
-      type: 'accepted',
-      at: now,
-      data: { recipients: m.recipients, lane: m.lane, pool: m.pool, size_bytes: m.sizeBytes },
-    },
+    messageEvent('accepted', { messageId, jobId: null, at: now, data: { recipients: m.recipients, lane: m.lane, pool: m.pool, size_bytes: m.sizeBytes } }),
   ];
   if (m.nextAttemptAt > now) {
-    events.push({ messageId, jobId: null, type: 'scheduled', at: now, data: { send_at: new Date(m.nextAttemptAt).toISOString() } });
+    events.push(messageEvent('scheduled', { messageId, jobId: null, at: now, data: { send_at: new Date(m.nextAttemptAt).toISOString() } }));
   }
   return events;
 }

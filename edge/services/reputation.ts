@@ -1,7 +1,8 @@
 /**
  * Who sees what of the reputation state (GET /v1/reputation). The operator tenant sees the
- * whole platform. Any other tenant sees what its own mail runs through: the breakers and
- * warm-ups of pools it owns or shares, the adaptive rates of those pools, its sending domains'
+ * whole platform. Any other tenant sees what its own mail runs through: the breakers of pools
+ * it owns or shares, the warm-ups of the pools it owns (as GET /v1/warmups), the adaptive rates
+ * of those pools, its sending domains'
  * breakers and its own outreach pauses — never another tenant's domains or pauses, and not
  * the per-IP suspensions, which are the operator's infrastructure.
  */
@@ -13,16 +14,19 @@ export interface ReputationAudience {
   tenantId: string;
   domains: ReadonlySet<string>;
   pools: ReadonlySet<string>;
+  /** Its dedicated pools: warm-ups are the operator's business except on these. */
+  ownedPools: ReadonlySet<string>;
 }
 
 export async function reputationAudience(store: Pick<LeaseStore, 'knownPools'> & Pick<DomainStore, 'listDomains'>, tenantId: string): Promise<ReputationAudience> {
-  if (tenantId === OPERATOR_TENANT) return { operator: true, tenantId, domains: new Set(), pools: new Set() };
+  if (tenantId === OPERATOR_TENANT) return { operator: true, tenantId, domains: new Set(), pools: new Set(), ownedPools: new Set() };
   const [domains, pools] = await Promise.all([store.listDomains(tenantId), store.knownPools()]);
   return {
     operator: false,
     tenantId,
     domains: new Set(domains.map((d) => d.domain)),
     pools: new Set(pools.filter((p) => p.tenantId === null || p.tenantId === tenantId).map((p) => p.name)),
+    ownedPools: new Set(pools.filter((p) => p.tenantId === tenantId).map((p) => p.name)),
   };
 }
 
@@ -38,8 +42,9 @@ export function visibleTo(a: ReputationAudience, item: { scope: string; key: str
     case 'outreach':
       return item.key === a.tenantId || item.key.startsWith(`${a.tenantId}|`);
     case 'provider_pool':
-    case 'warmup':
       return typeof pool === 'string' && a.pools.has(pool);
+    case 'warmup':
+      return typeof pool === 'string' && a.ownedPools.has(pool);
     default:
       return false;
   }

@@ -16,6 +16,7 @@ import type { Lane } from '../../shared/policy/scheduler.ts';
 import { applySuppressions } from './suppression.ts';
 import { providerFor } from '../../shared/policy/providers.ts';
 import { assertOutreachNotPaused } from './feedback.ts';
+import { messageEvent } from '../../shared/events/index.ts';
 
 const IDEMPOTENCY_WINDOW_MS = 24 * 3600_000;
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,256}$/;
@@ -89,6 +90,17 @@ export async function sendMessages(
   const now = deps.now?.() ?? Date.now();
 
   const idempotencyKey = idempotencyKeyOf(c);
+  // A retry of an accepted request gets its first answer, first, and costs nothing: the key is
+  // looked up before any rate token, backlog bound, validation or cap (the commit still guards
+  // the race of two first requests).
+  const requestHash = idempotencyKey ? await requestHashOf(c, bodies) : null;
+  if (idempotencyKey) {
+    const existing = await deps.store.findIdempotent(tenantId, idempotencyKey);
+    if (existing && existing.createdAt >= now - IDEMPOTENCY_WINDOW_MS) {
+      if (existing.requestHash !== requestHash) throw idempotencyConflict();
+      return { status: existing.status, body: JSON.parse(existing.response), replayed: true };
+    }
+  }
   await takeSendRate(c, tenantId, bodies.length);
   await admit(c, tenantId, bodies.map((b) => b.lane ?? 'transactional'), now);
 
@@ -101,11 +113,9 @@ export async function sendMessages(
   await applyLanePolicies(c, tenantId, items, shape, now);
 
   const body = render(items);
-  const idem = idempotencyKey ? await idempotencyRecord(c, idempotencyKey, bodies, JSON.stringify(body), now) : null;
+  const idem = idempotencyKey ? idempotencyRecord(idempotencyKey, requestHash!, JSON.stringify(body), now) : null;
   const outcome = await deps.store.acceptMessages(tenantId, items, idem);
-  if (outcome.kind === 'conflict') {
-    throw new ApiError('idempotency_conflict', 'this Idempotency-Key was used with a different request body', { field: 'Idempotency-Key', reason: 'body differs from the first request' });
-  }
+  if (outcome.kind === 'conflict') throw idempotencyConflict();
   if (outcome.kind === 'replay') return { status: outcome.status, body: JSON.parse(outcome.response), replayed: true };
 
   for (const item of items) deps.metrics.inc('postlane_messages_accepted_total', { lane: item.message.lane });
@@ -174,11 +184,20 @@ async function acceptContext(c: Context<AppEnv>, tenantId: string, now: number):
   };
 }
 
+function idempotencyConflict() {
+  return new ApiError('idempotency_conflict', 'this Idempotency-Key was used with a different request body', { field: 'Idempotency-Key', reason: 'body differs from the first request' });
+}
+
+/** What a retry must repeat to be the same request: route and body. */
+function requestHashOf(c: Context<AppEnv>, bodies: SendMessage[]) {
+  return sha256Hex(`${c.req.method} ${c.req.path}\n${JSON.stringify(bodies)}`);
+}
+
 /** The record committed with the messages: a retry with the same key and body replays `response`. */
-async function idempotencyRecord(c: Context<AppEnv>, key: string, bodies: SendMessage[], response: string, now: number) {
+function idempotencyRecord(key: string, requestHash: string, response: string, now: number) {
   return {
     key,
-    requestHash: await sha256Hex(`${c.req.method} ${c.req.path}\n${JSON.stringify(bodies)}`),
+    requestHash,
     status: 202,
     response,
     expiresBefore: now - IDEMPOTENCY_WINDOW_MS,
@@ -221,7 +240,7 @@ async function applyLanePolicies(c: Context<AppEnv>, tenantId: string, items: Ne
         if (check.ok && check.flags.length === 0) continue;
         if (!check.ok && guard.verification === 'reject') throw invalid(at(job.recipientKind), `${job.recipient}: ${check.reason} (outreach lane policy)`);
         // `flag`, or flags that do not fail the check (mx_unknown): queued, and the trace says so.
-        item.events.push({ messageId: item.message.id, jobId: job.id, type: 'recipient_flagged', at: now, data: { recipient: job.recipient, flags: check.flags, reason: check.reason } });
+        item.events.push(messageEvent('recipient_flagged', { messageId: item.message.id, jobId: job.id, at: now, data: { recipient: job.recipient, flags: check.flags, reason: check.reason } }));
       }
       outreachRecipients += sendable.length;
     }

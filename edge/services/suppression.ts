@@ -7,6 +7,7 @@
 import type { AppDeps } from '../ports/app.ts';
 import type { NewMessage } from '../ports/store.ts';
 import type { SuppressionRecord } from '../domain/records.ts';
+import { messageEvent, type MessageEventData } from '../../shared/events/index.ts';
 
 export interface SuppressedAtAccept {
   address: string;
@@ -28,14 +29,14 @@ export async function applySuppressions(deps: AppDeps, tenantId: string, items: 
       job.finishedAt = now;
       job.lastClass = 'suppressed';
       job.lastReply = `on the suppression list: ${hit.reason}`;
-      item.events.push({ messageId: job.messageId, jobId: job.id, type: 'suppressed', at: now, data: suppressedEvent(hit) });
+      item.events.push(messageEvent('suppressed', { messageId: job.messageId, jobId: job.id, at: now, data: suppressedEvent(hit) }));
       out.push({ address: job.recipient, reason: hit.reason });
     }
   }
   return out;
 }
 
-function suppressedEvent(row: SuppressionRecord): Record<string, unknown> {
+function suppressedEvent(row: SuppressionRecord): MessageEventData<'suppressed'> {
   return {
     recipient: row.address,
     reason: `on the tenant's suppression list (${row.reason}) since ${new Date(row.createdAt).toISOString()}; not queued`,

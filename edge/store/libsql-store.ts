@@ -85,6 +85,7 @@ export class LibsqlStore implements Store {
 
   // MessageStore
   acceptMessages(tenantId: string, items: NewMessage[], idem: IdempotencyClaim | null) { return this.messages.acceptMessages(tenantId, items, idem); }
+  findIdempotent(tenantId: string, key: string) { return this.messages.findIdempotent(tenantId, key); }
   getMessage(tenantId: string, id: string) { return this.messages.getMessage(tenantId, id); }
   listMessages(tenantId: string, query: MessageListQuery) { return this.messages.listMessages(tenantId, query); }
   backlog(tenantId: string | null) { return this.messages.backlog(tenantId); }

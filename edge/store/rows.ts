@@ -55,6 +55,8 @@ export interface GuardedUpdate<Row> {
   set: Partial<Row>;
   /** Applies only while the guard column holds one of these values. */
   allowed: readonly string[];
+  /** And only while these columns hold these values (`IS`, so null matches null), e.g. a lease. */
+  match?: Partial<Row>;
 }
 
 /**
@@ -76,7 +78,7 @@ export function guardedUpdater<T extends SQLiteTable>(table: T, keyColumn: strin
     statements(updates: readonly GuardedUpdate<T['$inferSelect']>[], chunk: number): InStatement[] {
       const shapes = new Map<string, GuardedUpdate<T['$inferSelect']>[]>();
       for (const u of updates) {
-        const shape = `${Object.keys(u.set).sort().join(',')}|${u.allowed.join(',')}`;
+        const shape = `${Object.keys(u.set).sort().join(',')}|${u.allowed.join(',')}|${Object.keys(u.match ?? {}).sort().join(',')}`;
         const list = shapes.get(shape);
         if (list) list.push(u);
         else shapes.set(shape, [u]);
@@ -84,8 +86,10 @@ export function guardedUpdater<T extends SQLiteTable>(table: T, keyColumn: strin
       const out: InStatement[] = [];
       for (const group of shapes.values()) {
         const keys = Object.keys(group[0].set).sort();
+        const matchKeys = Object.keys(group[0].match ?? {}).sort();
         const assignments = keys.map((k, i) => `"${col(k).name}" = v.column${i + 2}`).join(', ');
-        const tuple = `(${['?', ...keys.map(() => '?')].join(', ')})`;
+        const matches = matchKeys.map((k, i) => ` AND "${name}"."${col(k).name}" IS v.column${keys.length + i + 2}`).join('');
+        const tuple = `(${['?', ...keys.map(() => '?'), ...matchKeys.map(() => '?')].join(', ')})`;
         for (let start = 0; start < group.length; start += chunk) {
           const part = group.slice(start, start + chunk);
           const args: InValue[] = [];
@@ -95,12 +99,16 @@ export function guardedUpdater<T extends SQLiteTable>(table: T, keyColumn: strin
               const v = (u.set as Record<string, unknown>)[k];
               args.push(v === null || v === undefined ? null : (col(k).mapToDriverValue(v) as InValue));
             }
+            for (const k of matchKeys) {
+              const v = (u.match as Record<string, unknown>)[k];
+              args.push(v === null || v === undefined ? null : (col(k).mapToDriverValue(v) as InValue));
+            }
           }
           args.push(...part[0].allowed);
           out.push({
             sql:
               `UPDATE "${name}" SET ${assignments} FROM (VALUES ${new Array(part.length).fill(tuple).join(', ')}) AS v ` +
-              `WHERE "${name}"."${keyName}" = v.column1 AND "${name}"."${guardName}" IN (${part[0].allowed.map(() => '?').join(', ')}) ` +
+              `WHERE "${name}"."${keyName}" = v.column1 AND "${name}"."${guardName}" IN (${part[0].allowed.map(() => '?').join(', ')})${matches} ` +
               `RETURNING "${name}"."${keyName}" AS key`,
             args,
           });

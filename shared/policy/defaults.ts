@@ -18,7 +18,7 @@ import { DEFAULT_BREAKER, type BreakerPolicy } from './breaker.ts';
 import { DEFAULT_OUTREACH_GUARD, WEEKDAYS, type OutreachGuard, type SendWindow } from './constraints.ts';
 import { PolicyValidationError } from './providers.ts';
 import { DEFAULT_LANE_WEIGHTS, LANES, type Lane, type LaneWeights } from './scheduler.ts';
-import { DurationSchema, RateSchema, formatIssues } from './units.ts';
+import { DurationSchema, PositiveRateSchema, formatIssues } from './units.ts';
 import { DEFAULT_WARMUP, type WarmupPlan } from './warmup.ts';
 
 export interface LanePolicy {
@@ -134,8 +134,8 @@ const LayerSchema = v.strictObject({
   ipv4Only: v.optional(v.boolean()),
   regions: v.optional(v.nullable(v.array(name))),
   sendWindow: v.optional(v.nullable(SendWindowSchema)),
-  tenantRate: v.optional(v.nullable(RateSchema)),
-  senderDomainRate: v.optional(v.nullable(RateSchema)),
+  tenantRate: v.optional(v.nullable(PositiveRateSchema)),
+  senderDomainRate: v.optional(v.nullable(PositiveRateSchema)),
   breaker: v.optional(
     v.partial(
       v.strictObject({
@@ -146,19 +146,19 @@ const LayerSchema = v.strictObject({
         openOn: thresholds,
         coolDown: DurationSchema,
         slowStartInterval: DurationSchema,
-        floor: RateSchema,
-        full: RateSchema,
+        floor: PositiveRateSchema,
+        full: PositiveRateSchema,
       }),
     ),
   ),
   aimd: v.optional(
     v.partial(
       v.strictObject({
-        floor: RateSchema,
-        ceiling: RateSchema,
-        start: RateSchema,
+        floor: PositiveRateSchema,
+        ceiling: PositiveRateSchema,
+        start: PositiveRateSchema,
         decreaseFactor: v.pipe(v.number(), v.gtValue(0), v.ltValue(1)),
-        increase: RateSchema,
+        increase: PositiveRateSchema,
         acceptsPerIncrease: int(1),
         increaseInterval: DurationSchema,
         decreaseHoldoff: DurationSchema,

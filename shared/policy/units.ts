@@ -111,6 +111,16 @@ export const RateSchema = v.pipe(
   v.string(),
   v.check(valid(parseRate), (issue) => `invalid rate ${issue.received}: expected e.g. "100/min", "2/hr", "5/s", "1000/day"`),
 );
+/**
+ * A rate the hub shapes by (a tenant's, a sender domain's, a breaker's or AIMD's): more than
+ * zero. A zero rate has no next slot (the token bucket's wait is infinite, an invalid time), so
+ * "send nothing" is said by pausing, not by "0/min".
+ */
+export const PositiveRateSchema = v.pipe(
+  RateSchema,
+  // An unparsable rate is RateSchema's issue; this one only speaks of zero.
+  v.check((s) => !valid(parseRate)(s) || parseRate(s) > 0, (issue) => `rate ${issue.received} must be more than 0 (to stop sending, pause instead)`),
+);
 
 /** Turns valibot issues into one line per issue that names the key path. */
 export function formatIssues(issues: readonly v.BaseIssue<unknown>[]): string {

@@ -29,6 +29,20 @@ describe('policies and outreach guard-rails', () => {
     assert.match(badUnit.body.error.reason, /tenantRate/);
   });
 
+  test('a zero rate is refused, naming the field', async () => {
+    const cases: Array<[unknown, string]> = [
+      [{ lanes: { outreach: { tenantRate: '0/min' } } }, 'lanes.outreach.tenantRate'],
+      [{ lanes: { lifecycle: { senderDomainRate: '0/s' } } }, 'lanes.lifecycle.senderDomainRate'],
+      [{ lanes: { outreach: { aimd: { floor: '0/min' } } } }, 'lanes.outreach.aimd.floor'],
+    ];
+    for (const [body, field] of cases) {
+      const res = await p.api('PUT', '/v1/policies', body);
+      assert.equal(res.status, 400, `${JSON.stringify(body)} → ${res.status} ${JSON.stringify(res.body)}`);
+      assert.equal(res.body.error.field, field, JSON.stringify(res.body));
+      assert.match(res.body.error.reason, /more than 0/);
+    }
+  });
+
   test('the policy is stored, versioned and resolved per lane', async () => {
     const before = await p.api('GET', '/v1/policies');
     assert.equal(before.status, 200);

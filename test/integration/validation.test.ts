@@ -129,7 +129,45 @@ describe('API validation and auth', () => {
 
   test('health and metrics', async () => {
     assert.deepEqual((await (await fetch(`${p.edge.url}/healthz`)).json()).ok, true);
-    const metrics = await (await fetch(`${p.edge.url}/metrics`)).text();
-    assert.match(metrics, /postlane_messages_accepted_total/);
+    // /metrics wants a key of the operator tenant, sent as Prometheus' `authorization` config does.
+    assert.equal((await fetch(`${p.edge.url}/metrics`)).status, 401);
+    const other = await p.api('POST', '/v1/tenants', { name: 'metrics-reader', scopes: ['read'] });
+    assert.equal(other.status, 201);
+    assert.equal((await fetch(`${p.edge.url}/metrics`, { headers: { authorization: `Bearer ${other.body.api_key}` } })).status, 403);
+    const res = await fetch(`${p.edge.url}/metrics`, { headers: { authorization: `Bearer ${p.edge.apiKey}` } });
+    assert.equal(res.status, 200);
+    assert.match(await res.text(), /postlane_messages_accepted_total/);
+  });
+});
+
+describe('Idempotency-Key replays before the rate limit', () => {
+  let p: Platform;
+  before(async () => {
+    // A burst of 2 and a refill of one token an hour: every token spent is visible.
+    p = await startPlatform({ env: { POSTLANE_TENANT_RATE: '1/h', POSTLANE_TENANT_BURST: '2' } });
+    await addDomain(p, 'idem.test');
+  });
+  after(() => p?.stop());
+
+  test('a retry of an accepted request gets its first 202 even with the rate spent, and spends no token', async () => {
+    const body = { from: 'a@idem.test', to: 'b@dest.test', subject: 'order 7', text: 'x' };
+    const first = await p.api('POST', '/v1/messages', body, { 'idempotency-key': 'order-7' });
+    assert.equal(first.status, 202, JSON.stringify(first.body));
+    // Replays cost nothing: one token is left for a new request after them.
+    for (let i = 0; i < 3; i++) {
+      const again = await p.api('POST', '/v1/messages', body, { 'idempotency-key': 'order-7' });
+      assert.equal(again.status, 202, JSON.stringify(again.body));
+      assert.deepEqual(again.body, first.body);
+    }
+    assert.equal((await p.api('POST', '/v1/messages', { ...body, subject: 'other' })).status, 202, 'the second token was not spent by the replays');
+    const spent = await p.api('POST', '/v1/messages', { ...body, subject: 'third' });
+    assert.equal(spent.status, 429, 'the rate is exhausted now');
+    // Exhausted: the retry still gets its first answer; a changed body under the key is still a conflict.
+    const replay = await p.api('POST', '/v1/messages', body, { 'idempotency-key': 'order-7' });
+    assert.equal(replay.status, 202, JSON.stringify(replay.body));
+    assert.deepEqual(replay.body, first.body);
+    const conflict = await p.api('POST', '/v1/messages', { ...body, subject: 'changed' }, { 'idempotency-key': 'order-7' });
+    assert.equal(conflict.status, 409, JSON.stringify(conflict.body));
+    assert.equal(conflict.body.error.field, 'Idempotency-Key');
   });
 });

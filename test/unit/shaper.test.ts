@@ -77,6 +77,32 @@ test("a lane's tenant and sender-domain budgets come from policy; outreach leave
   assert.ok(lifecycle.refused.every((r) => r.limit === 'sender_domain:acme.com:lifecycle'));
 });
 
+test("one tenant's shaping failure or zero rate holds its own jobs only; the others' go, every hold ends in finite time", async () => {
+  const now = 6_000_000;
+  const shaper = new Shaper({
+    counters: new MemoryCounters(() => now),
+    // A policy stored before rates had to be positive, and one whose lookup fails.
+    lanePolicy: async ({ tenantId }) => {
+      if (tenantId === 'boom') throw new Error('policy store unreachable');
+      return tenantId === 'zero' ? { tenantRate: '0/min', senderDomainRate: null, outreach: null } : { tenantRate: null, senderDomainRate: null, outreach: null };
+    },
+  });
+  const ips = new Map([['default', ['192.0.2.1']]]);
+  const jobs = [
+    ...Array.from({ length: 3 }, (_, i) => claimed(300 + i, { tenantId: 'zero', senderDomain: 'zero.test', lane: 'lifecycle' })),
+    ...Array.from({ length: 2 }, (_, i) => claimed(310 + i, { tenantId: 'boom', senderDomain: 'boom.test', lane: 'lifecycle' })),
+    ...Array.from({ length: 2 }, (_, i) => claimed(320 + i, { tenantId: 'acme', lane: 'lifecycle' })),
+  ];
+  const out = await shaper.admit(jobs, ips, now);
+  assert.deepEqual(out.granted.filter((g) => g.job.tenantId === 'acme').length, 2, 'the healthy tenant is leased');
+  assert.ok(out.refused.some((r) => r.job.tenantId === 'boom' && r.limit === 'shaping_error'), JSON.stringify(out.refused));
+  assert.equal(out.granted.filter((g) => g.job.tenantId === 'boom').length, 0);
+  assert.equal(out.granted.length + out.refused.length, jobs.length, 'every claimed job is decided');
+  for (const r of out.refused) assert.ok(Number.isFinite(r.retryAt) && r.retryAt > now, `${r.job.id} ${r.limit} retryAt ${r.retryAt}`);
+  // The hold is recordable: its trace event has a valid time.
+  for (const r of out.refused) assert.doesNotThrow(() => new Date(r.retryAt).toISOString());
+});
+
 test('after a restart the stored policy events bring back breakers, adaptive rates and IP suspensions', async () => {
   const now = 9_000_000;
   const shaper = new Shaper({ counters: new MemoryCounters(() => now) });

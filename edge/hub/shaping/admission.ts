@@ -95,6 +95,14 @@ export async function laneBudgets(counters: Counters, lanePolicy: LanePolicyLook
   return { pass, refused };
 }
 
+/** How long a job whose shaping failed, or whose hold has no end, waits before it is tried again. */
+const SHAPING_ERROR_RETRY_MS = 60_000;
+const UNBOUNDED_HOLD_MS = 3600_000;
+
+function shapingFailed(job: ClaimedJob, now: number, error: unknown): Refusal {
+  return { job, retryAt: now + SHAPING_ERROR_RETRY_MS, limit: 'shaping_error', reason: `shaping failed for this job, tried again shortly: ${(error as Error)?.message ?? String(error)}` };
+}
+
 export interface AdmissionOptions {
   counters: Counters;
   policy: ShapingPolicy;
@@ -144,7 +152,12 @@ export class Admission {
     const groups = new Map<string, ClaimedJob[]>();
     await this.o.warmup?.ensureLoaded(now);
     for (const job of jobs) {
-      const held = this.screen(job, now);
+      let held: Refusal | null;
+      try {
+        held = this.screen(job, now);
+      } catch (error) {
+        held = shapingFailed(job, now, error);
+      }
       if (held) {
         refused.push(held);
         continue;
@@ -152,8 +165,17 @@ export class Admission {
       const g = `${destinationOf(job)}|${job.pool}|${job.senderDomain}`;
       groups.set(g, [...(groups.get(g) ?? []), job]);
     }
-    for (const [key, all] of groups) await this.admitGroup(key, all, ipsByPool, now, granted, refused);
-    return { granted, refused };
+    // One group's failure (a bad policy, a counter error) holds that group only, not the claim.
+    for (const [key, all] of groups) {
+      try {
+        await this.admitGroup(key, all, ipsByPool, now, granted, refused);
+      } catch (error) {
+        const decided = new Set([...granted, ...refused].map((d) => d.job.id));
+        for (const job of all) if (!decided.has(job.id)) refused.push(shapingFailed(job, now, error));
+      }
+    }
+    // A hold with no finite end (a zero rate has no next token) waits an hour and is looked at again.
+    return { granted, refused: refused.map((r) => (Number.isFinite(r.retryAt) ? r : { ...r, retryAt: now + UNBOUNDED_HOLD_MS })) };
   }
 
   /** The checks that spend no budget: send window, outreach pause, breakers, pool warm-ups. */

@@ -5,7 +5,7 @@
  */
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { DeliveryJobRecord } from '../../domain/records.ts';
-import type { ClaimRequest, ClaimedJob, HeldBy, HeldJob, JobTransition, LeaseStore, MessageStore, NodeRegistration, SuppressionStore } from '../../ports/store.ts';
+import type { ClaimRequest, ClaimedJob, ExtendedLease, HeldBy, HeldJob, JobTransition, LeaseStore, MessageStore, NodeRegistration, SuppressionStore } from '../../ports/store.ts';
 import { deliveryJobs, messages, nodes, pools, sendingDomains } from '../schema.ts';
 import { guardedUpdater } from '../rows.ts';
 import { chunks, INSERT_CHUNK, type PostlaneDb } from './db.ts';
@@ -87,13 +87,17 @@ export class LibsqlLeases implements LeaseStore {
     });
   }
 
-  async extendLeases(nodeId: string, leaseIds: string[], expiresAt: number) {
+  async extendLeases(nodeId: string, leaseIds: string[], expiresAt: number): Promise<ExtendedLease[]> {
+    const extended: ExtendedLease[] = [];
     for (const part of chunks(leaseIds, 500)) {
-      await this.db
+      const rows = await this.db
         .update(deliveryJobs)
         .set({ leaseExpiresAt: expiresAt })
-        .where(and(eq(deliveryJobs.state, 'leased'), eq(deliveryJobs.leaseOwner, nodeId), inArray(deliveryJobs.leaseId, part)));
+        .where(and(eq(deliveryJobs.state, 'leased'), eq(deliveryJobs.leaseOwner, nodeId), inArray(deliveryJobs.leaseId, part)))
+        .returning({ leaseId: deliveryJobs.leaseId, leaseExpiresAt: deliveryJobs.leaseExpiresAt });
+      for (const r of rows) if (r.leaseId && r.leaseExpiresAt !== null) extended.push({ leaseId: r.leaseId, leaseExpiresAt: r.leaseExpiresAt });
     }
+    return extended;
   }
 
   async jobsByIds(ids: string[]) {
@@ -108,7 +112,7 @@ export class LibsqlLeases implements LeaseStore {
     // tells which did, and only their events are written (right after, in a second batch).
     const updatedAt = Date.now();
     const statements = this.jobUpdates.statements(
-      transitions.map((t) => ({ key: t.jobId, set: { ...t.set, updatedAt }, allowed: t.fromStates })),
+      transitions.map((t) => ({ key: t.jobId, set: { ...t.set, updatedAt }, allowed: t.fromStates, match: t.match })),
       INSERT_CHUNK,
     );
     const results = await this.db.$client.batch(statements, 'write');
@@ -157,29 +161,37 @@ export class LibsqlLeases implements LeaseStore {
   }
 
   async expireLeases(now: number) {
-    const expired = await this.db
+    // The UPDATE re-checks the expiry itself: guarded by state alone, it would expire a lease a
+    // heartbeat extended after the read. The read only names candidates and the lease each held
+    // (RETURNING shows the row after the update, with its lease cleared); the statement applies
+    // to a row only while it still holds that lease, expired, so the events name exactly it.
+    const candidates = await this.db
       .select({ id: deliveryJobs.id, messageId: deliveryJobs.messageId, leaseOwner: deliveryJobs.leaseOwner, leaseId: deliveryJobs.leaseId })
       .from(deliveryJobs)
-      .where(and(eq(deliveryJobs.state, 'leased'), sql`${deliveryJobs.leaseExpiresAt} < ${now}`))
+      .where(and(eq(deliveryJobs.state, 'leased'), sql`${deliveryJobs.leaseExpiresAt} <= ${now}`))
       .limit(5000);
-    if (expired.length === 0) return 0;
-    const applied = await this.applyTransitions(
+    if (candidates.length === 0) return 0;
+    const expired: typeof candidates = [];
+    for (const part of chunks(candidates, 300)) {
+      const pairs = sql.join(part.map((j) => sql`(${j.id}, ${j.leaseId})`), sql`, `);
+      const rows = await this.db.all<{ id: string }>(sql`
+        UPDATE delivery_jobs SET state = 'queued', lease_id = NULL, lease_owner = NULL, lease_expires_at = NULL,
+          next_attempt_at = ${now}, updated_at = ${Date.now()}
+        WHERE state = 'leased' AND lease_expires_at <= ${now} AND (id, lease_id) IN (VALUES ${pairs})
+        RETURNING id`);
+      const applied = new Set(rows.map((r) => r.id));
+      expired.push(...part.filter((j) => applied.has(j.id)));
+    }
+    await this.writes.appendEvents(
       expired.map((job) => ({
+        messageId: job.messageId,
         jobId: job.id,
-        fromStates: ['leased'],
-        set: { state: 'queued', leaseId: null, leaseOwner: null, leaseExpiresAt: null, nextAttemptAt: now },
-        events: [
-          {
-            messageId: job.messageId,
-            jobId: job.id,
-            type: 'lease_expired',
-            at: now,
-            data: { node: job.leaseOwner, lease_id: job.leaseId, reason: 'no result before the lease TTL; returned to the queue' },
-          },
-        ],
+        type: 'lease_expired',
+        at: now,
+        data: { node: job.leaseOwner, lease_id: job.leaseId, reason: 'no result before the lease TTL; returned to the queue' },
       })),
     );
-    return applied.length;
+    return expired.length;
   }
 
   async readyJobsOutside(regions: string[], now: number, limit: number) {

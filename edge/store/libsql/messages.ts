@@ -3,7 +3,7 @@ import { and, asc, desc, eq, gte, inArray, sql, type SQL } from 'drizzle-orm';
 import type { MessageListQuery } from '../../../shared/api.ts';
 import { messageStatus } from '../../domain/message-status.ts';
 import type { IdempotencyClaim, MessageStore, NewMessage, NewMessageEvent } from '../../ports/store.ts';
-import { deliveryJobs, messageEvents, messages } from '../schema.ts';
+import { deliveryJobs, idempotencyKeys, messageEvents, messages } from '../schema.ts';
 import { eventStatements, type PostlaneDb } from './db.ts';
 import { AcceptGroupCommit } from './group-commit.ts';
 
@@ -19,6 +19,11 @@ export class LibsqlMessages implements MessageStore {
 
   acceptMessages(tenantId: string, items: NewMessage[], idem: IdempotencyClaim | null) {
     return this.accepts.accept(tenantId, items, idem);
+  }
+
+  async findIdempotent(tenantId: string, key: string) {
+    const row = await this.db.query.idempotencyKeys.findFirst({ where: and(eq(idempotencyKeys.tenantId, tenantId), eq(idempotencyKeys.key, key)) });
+    return row ? { requestHash: row.requestHash, status: row.status, response: row.response, createdAt: row.createdAt } : null;
   }
 
   async getMessage(tenantId: string, id: string) {
