@@ -284,7 +284,7 @@ export class MtaNode {
 
   private async process(job: LeasedJob): Promise<DeliveryResult | null> {
     // The current expiry: heartbeats extend the lease (`extended` frames), not only the grant.
-    const stillLeased = () => Date.now() < job.leaseExpiresAt;
+    const stillLeased = () => Date.now() < (this.leaseExpiry.get(job.jobId) ?? job.leaseExpiresAt);
     if (!stillLeased()) return null;
     // A dedup key the journal shows delivered or bounced is answered from the journal, not resent.
     const done = this.journal.terminalFor(job.dedupKey);

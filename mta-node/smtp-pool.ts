@@ -6,6 +6,7 @@
 import SMTPConnection from 'nodemailer/lib/smtp-connection/index.js';
 import { isIP } from 'node:net';
 import type { Logger } from './log.ts';
+import { LANE_RANK } from '../shared/lanes.ts';
 
 export interface SmtpTimeouts {
   /** TCP connect, ms. */
@@ -240,7 +241,7 @@ interface Waiter {
 }
 
 /** Lane order for sessions that free up (SPEC §4: transactional never waits on marketing). */
-export const LANE_PRIORITY: Record<string, number> = { transactional: 0, lifecycle: 1, outreach: 2 };
+export const LANE_PRIORITY: Record<string, number> = LANE_RANK;
 
 class DestinationPool {
   idle: SmtpSession[] = [];

@@ -4,9 +4,10 @@
  * applied by the accept service, which names the field in its 400.
  */
 import { z } from '@hono/zod-openapi';
+import { MESSAGE_EVENT_TYPES } from './events/index.ts';
+import { JOB_STATES, LANES } from './lanes.ts';
 
-export const LANES = ['transactional', 'lifecycle', 'outreach'] as const;
-export type Lane = (typeof LANES)[number];
+export { JOB_STATES, LANES, type JobState, type Lane } from './lanes.ts';
 
 const MailboxInput = z.union([
   z.string().min(3).max(512),
@@ -110,7 +111,8 @@ export const RecipientStatusSchema = z.object({
 
 export const MessageEventSchema = z.object({
   seq: z.number().int(),
-  type: z.string(),
+  /** One of the message event catalog's types (shared/events/message.ts). */
+  type: z.enum(MESSAGE_EVENT_TYPES),
   at: z.string(),
   job_id: z.string().nullable(),
   data: z.record(z.string(), z.unknown()).nullable(),
@@ -134,7 +136,7 @@ export const MessageViewSchema = z
   .openapi('Message');
 
 export const MessageListQuerySchema = z.object({
-  status: z.enum(['queued', 'leased', 'delivered', 'bounced', 'failed', 'suppressed']).optional(),
+  status: z.enum(JOB_STATES).optional(),
   lane: z.enum(LANES).optional(),
   domain: z.string().max(255).optional(),
   provider: z.string().max(64).optional(),

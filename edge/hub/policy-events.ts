@@ -6,6 +6,7 @@
 import type { Logger } from '../logger.ts';
 import type { Store } from '../ports/store.ts';
 import type { PolicyEvent } from './shaping/policy-event.ts';
+import { policyRecord } from '../../shared/events/index.ts';
 
 export class PolicyEventRecorder {
   constructor(
@@ -19,7 +20,7 @@ export class PolicyEventRecorder {
   async record(events: PolicyEvent[]) {
     if (events.length === 0) return;
     for (const e of events) this.logger.info({ scope: e.scope, key: e.key, from: e.from, to: e.to, reason: e.reason }, `policy ${e.type} change`);
-    await this.store.appendPolicyEvents(events.map((e) => ({ scope: e.scope, key: e.key, type: e.type, fromState: e.from, toState: e.to, reason: e.reason, at: e.at, data: e.data })));
+    await this.store.appendPolicyEvents(events.map(policyRecord));
     // Jobs held while a breaker slowed their pool or domain were spaced at that slow pace; once it
     // closes they are due now, not minutes from now behind mail queued after them.
     const closed = events.filter((e) => e.type === 'breaker' && e.to === 'closed' && (e.scope === 'pool' || e.scope === 'domain'));

@@ -13,6 +13,7 @@ import type { Logger } from '../logger.ts';
 import type { Store, WarmupStateUpdate } from '../ports/store.ts';
 import type { WarmupProviderState, WarmupRecord } from '../domain/records.ts';
 import type { PolicyEvent } from './shaping/policy-event.ts';
+import { policyEvent } from '../../shared/events/index.ts';
 import { advanceWarmup, dailyCap, nextSendAt, type WarmupPlan, type WarmupSignals } from '../../shared/policy/warmup.ts';
 import { parseDuration } from '../../shared/policy/units.ts';
 
@@ -260,22 +261,23 @@ export class WarmupGate {
         complete: d.decision === 'complete',
         lastDecision: { decision: d.decision, from: d.from, to: d.to, reason: d.reason, at: now },
       });
-      events.push({
-        scope: 'warmup',
-        key: w.row.id,
-        type: 'warmup',
-        from: `day ${d.from} (${capFrom}/day)`,
-        to: d.decision === 'complete' ? 'complete' : `day ${d.to} (${capTo}/day)`,
-        reason: `${d.decision} for ${provider} on ${describeTarget(w.row)}: ${d.reason}`,
-        at: now,
-        data: { warmup: w.row.id, scope: w.row.scope, target: w.row.key, pool: w.row.pool, provider, decision: d.decision, from_day: d.from, to_day: d.to, signals: signals[provider], cap_from: capFrom, cap_to: capTo },
-      });
+      events.push(
+        policyEvent('warmup', {
+          scope: 'warmup',
+          key: w.row.id,
+          from: `day ${d.from} (${capFrom}/day)`,
+          to: d.decision === 'complete' ? 'complete' : `day ${d.to} (${capTo}/day)`,
+          reason: `${d.decision} for ${provider} on ${describeTarget(w.row)}: ${d.reason}`,
+          at: now,
+          data: { warmup: w.row.id, scope: w.row.scope, target: w.row.key, pool: w.row.pool, provider, decision: d.decision, from_day: d.from, to_day: d.to, signals: signals[provider], cap_from: capFrom, cap_to: capTo },
+        }),
+      );
     }
     w.dayStart = newDayStart;
     w.dirty = true;
     if (Object.values(w.providers).every((s) => s.complete)) {
       w.status = 'complete';
-      events.push({ scope: 'warmup', key: w.row.id, type: 'warmup', from: 'active', to: 'complete', reason: `warm-up of ${describeTarget(w.row)} complete: every provider reached the plan's maximum`, at: now, data: { warmup: w.row.id, scope: w.row.scope, target: w.row.key, pool: w.row.pool } });
+      events.push(policyEvent('warmup', { scope: 'warmup', key: w.row.id, from: 'active', to: 'complete', reason: `warm-up of ${describeTarget(w.row)} complete: every provider reached the plan's maximum`, at: now, data: { warmup: w.row.id, scope: w.row.scope, target: w.row.key, pool: w.row.pool } }));
     }
     this.logger?.info({ warmup: w.row.id, target: w.row.key, decisions: Object.fromEntries(active.map(([p]) => [p, decisions[p].decision])) }, 'warm-up day rolled over');
     return events;

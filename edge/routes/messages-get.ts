@@ -1,6 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { App } from '../context.ts';
 import { ErrorSchema, MessageViewSchema, type MessageView } from '../../shared/api.ts';
+import type { MessageEventType } from '../../shared/events/index.ts';
 import { ApiError } from '../../shared/errors.ts';
 import { requireScope } from '../middleware/auth.ts';
 import { messageStatus } from '../domain/message-status.ts';
@@ -50,7 +51,7 @@ export function registerGetMessage(app: App) {
         last_reply: j.lastReply,
         last_class: j.lastClass,
       })),
-      events: events.map((e, i) => ({ seq: i + 1, type: e.type, at: new Date(e.at).toISOString(), job_id: e.jobId, data: e.data ?? null })),
+      events: events.map((e, i) => ({ seq: i + 1, type: e.type as MessageEventType, at: new Date(e.at).toISOString(), job_id: e.jobId, data: e.data ?? null })),
     };
     return c.json(view, 200);
   });

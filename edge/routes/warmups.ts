@@ -26,6 +26,7 @@ import { requireScope } from '../middleware/auth.ts';
 import { tenantDocument } from '../services/policy.ts';
 import { errorResponses } from './responses.ts';
 import { OPERATOR_TENANT } from '../services/tenancy.ts';
+import { policyEvent, policyRecord } from '../../shared/events/index.ts';
 
 const IdParam = z.object({ id: z.string().min(1).max(64) });
 
@@ -219,7 +220,7 @@ export function registerWarmups(app: App) {
     }
     const caps = Object.keys(plan.day1).map((p) => `${p} ${dailyCap(plan, p, 1)}`).join(', ');
     await deps.store.appendPolicyEvents([
-      { scope: 'warmup', key: row.id, type: 'warmup', fromState: null, toState: 'active', reason: `warm-up of ${describeTarget(row)} started from the ${lane ?? 'default'} plan; day 1 caps: ${caps}`, at: now, data: { warmup: row.id, scope, target: key, pool, lane, overrides, by: keyId } },
+      policyRecord(policyEvent('warmup', { scope: 'warmup', key: row.id, from: null, to: 'active', reason: `warm-up of ${describeTarget(row)} started from the ${lane ?? 'default'} plan; day 1 caps: ${caps}`, at: now, data: { warmup: row.id, scope, target: key, pool, lane, overrides, by: keyId } })),
     ]);
     deps.logger.info({ warmup: row.id, scope, target: key, pool, lane, key: keyId }, 'warm-up started');
     await deps.hub.warmupsChanged();
@@ -256,7 +257,7 @@ export function registerWarmups(app: App) {
     const live = (await liveById(deps)).get(id);
     if (live && row.status === 'active') await deps.store.saveWarmupStates([{ id, dayStart: live.dayStart, providers: live.providers, now }]);
     if (await deps.store.endWarmup(id, 'stopped', now)) {
-      await deps.store.appendPolicyEvents([{ scope: 'warmup', key: id, type: 'warmup', fromState: 'active', toState: 'stopped', reason: `warm-up of ${describeTarget(row)} stopped by hand`, at: now, data: { warmup: id, scope: row.scope, target: row.key, pool: row.pool, by: keyId } }]);
+      await deps.store.appendPolicyEvents([policyRecord(policyEvent('warmup', { scope: 'warmup', key: id, from: 'active', to: 'stopped', reason: `warm-up of ${describeTarget(row)} stopped by hand`, at: now, data: { warmup: id, scope: row.scope, target: row.key, pool: row.pool, by: keyId } }))]);
       await deps.hub.warmupsChanged();
       // What the warm-up held goes now, at the pool's normal rates: only its pools' jobs (an IP
       // warm-up whose pool no node declares releases nothing; the hub's next day frees them).

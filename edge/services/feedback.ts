@@ -27,6 +27,7 @@ import { resolvePolicy } from '../../shared/policy/defaults.ts';
 import { tenantDocument } from './policy.ts';
 import { OPERATOR_TENANT } from './tenancy.ts';
 import { hardBounceSuppression } from '../hub/transitions.ts';
+import { messageEvent, type MessageEventType } from '../../shared/events/index.ts';
 
 interface Caller {
   tenantId: string;
@@ -39,7 +40,7 @@ interface Match {
   via: 'verp' | 'message_id';
 }
 
-const COMPLAINT_EVENT = 'complained';
+const COMPLAINT_EVENT = 'complained' satisfies MessageEventType;
 
 function reportSummary(parsed: ParsedFeedback): Record<string, unknown> {
   const r = parsed.report;
@@ -118,7 +119,7 @@ async function onArf(deps: AppDeps, job: DeliveryJobRecord, r: ArfReport, report
   const data = { ...report, matched_recipient: job.recipient, pool: job.pool, sender_domain: job.senderDomain };
   if (!r.complaint) {
     // not-spam (RFC 6430), auth-failure (RFC 6591), other: worth the trace, not a complaint.
-    await deps.store.appendEvents([{ messageId: job.messageId, jobId: job.id, type: 'feedback_report', at: now, data }]);
+    await deps.store.appendEvents([messageEvent('feedback_report', { messageId: job.messageId, jobId: job.id, at: now, data })]);
     return { actions: ['event'], reason: `Feedback-Type ${r.feedbackType || '(none)'} is not a complaint; recorded only` };
   }
   // FBLs resend and operators re-pipe: one complaint per job counts once.
@@ -127,7 +128,7 @@ async function onArf(deps: AppDeps, job: DeliveryJobRecord, r: ArfReport, report
   }
   const reporter = r.userAgent ?? r.reportingMta ?? 'unknown reporter';
   await deps.store.recordFeedback({
-    events: [{ messageId: job.messageId, jobId: job.id, type: COMPLAINT_EVENT, at: now, data: { ...data, suppressed: true } }],
+    events: [messageEvent(COMPLAINT_EVENT, { messageId: job.messageId, jobId: job.id, at: now, data: { ...data, suppressed: true } })],
     suppressions: [{ tenantId: job.tenantId, address: job.recipient.toLowerCase(), reason: 'complaint', source: `ARF Feedback-Type ${r.feedbackType} from ${reporter}`.slice(0, 1000), messageId: job.messageId, jobId: job.id, createdAt: now }],
   });
   return { actions: ['suppressed', 'event', ...(await signal(deps, 'complaint', job, now))] };
@@ -142,13 +143,13 @@ function blockFor(job: DeliveryJobRecord, r: DsnReport): DsnRecipient | undefine
 async function onDsn(deps: AppDeps, job: DeliveryJobRecord, r: DsnReport, report: Record<string, unknown>, now: number): Promise<Pick<InboundResult, 'actions' | 'reason' | 'duplicate'>> {
   const block = blockFor(job, r);
   if (!block) return { actions: [], reason: `the DSN names ${r.recipients.length} recipients and none is ${job.recipient}` };
-  const event = (type: string, extra: Record<string, unknown> = {}) => ({
-    messageId: job.messageId,
-    jobId: job.id,
-    type,
-    at: now,
-    data: { ...report, source: 'dsn', action: block.action, status: block.status, diagnostic: block.diagnostic, remote_mta: block.remoteMta, ...extra },
-  });
+  const event = (type: 'bounced' | 'dsn_received', extra: { class?: string; rule?: string; suppress_recipient?: boolean; reply?: string; async?: true } = {}) =>
+    messageEvent(type, {
+      messageId: job.messageId,
+      jobId: job.id,
+      at: now,
+      data: { ...report, source: 'dsn', action: block.action, status: block.status, diagnostic: block.diagnostic, remote_mta: block.remoteMta, ...extra },
+    });
   if (!block.permanent) {
     // A delay notice or a success DSN: the job's own retries decide; the trace keeps the notice.
     await deps.store.appendEvents([event('dsn_received')]);
@@ -170,7 +171,7 @@ async function onDsn(deps: AppDeps, job: DeliveryJobRecord, r: DsnReport, report
     if (applied.length === 0) return { actions: [], duplicate: true, reason: 'the job changed state meanwhile; nothing applied' };
     return { actions: ['transition:delivered->bounced', 'event', ...(suppress ? ['suppressed'] : []), ...(await signal(deps, 'bounce', job, now))] };
   }
-  if (job.state === 'bounced' && (await deps.store.jobEvents(job.messageId, job.id, ['bounced', 'dsn_received'])).some((e) => e.data?.source === 'dsn')) {
+  if (job.state === 'bounced' && (await deps.store.jobEvents(job.messageId, job.id, ['bounced', 'dsn_received'] satisfies MessageEventType[])).some((e) => e.data?.source === 'dsn')) {
     return { actions: [], duplicate: true, reason: 'this DSN was already taken for the job' };
   }
   // Bounced at the SMTP stage already (its breaker count is in), or still queued for a retry:

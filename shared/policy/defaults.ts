@@ -16,6 +16,7 @@ import * as v from 'valibot';
 import { DEFAULT_AIMD, type AimdPolicy } from './aimd.ts';
 import { DEFAULT_BREAKER, type BreakerPolicy } from './breaker.ts';
 import { DEFAULT_OUTREACH_GUARD, WEEKDAYS, type OutreachGuard, type SendWindow } from './constraints.ts';
+import { clampToFloor, floorViolations, type FloorViolation } from './floor.ts';
 import { PolicyValidationError } from './providers.ts';
 import { DEFAULT_LANE_WEIGHTS, LANES, type Lane, type LaneWeights } from './scheduler.ts';
 import { DurationSchema, PositiveRateSchema, formatIssues } from './units.ts';
@@ -50,6 +51,12 @@ export interface PolicyDocument {
   defaults?: PolicyLayer;
   lanes?: Partial<Record<Lane, PolicyLayer>>;
   tenants?: Record<string, TenantPolicy>;
+  /**
+   * The tenant whose `defaults` and `lanes` layers, over this document's, are the floor every
+   * other tenant's policy is held to (the edge sets the operator's tenant). Not part of a loaded
+   * document: set by whoever assembles the layers.
+   */
+  floor?: string;
 }
 
 export interface TenantPolicy {
@@ -238,6 +245,8 @@ export interface ResolvedPolicy extends LanePolicy {
   /** Layers applied, general to specific, for "why does this message go there". */
   layers: string[];
   laneWeights: LaneWeights;
+  /** Fields the floor held (shared/policy/floor.ts); present only when it held any. */
+  clamped?: string[];
 }
 
 /** Parent domains of a sending domain, most general first: a.b.example.com → example.com, b.example.com, a.b.example.com. */
@@ -277,7 +286,67 @@ export function resolvePolicy(doc: PolicyDocument, at: { tenantId: string; lane:
   if (policy.dedicatedOnly) policy = { ...policy, allowSharedSpillover: false };
   // A partial outreach block on a lane that had none fills from the shipped guard-rails.
   if (policy.outreach) policy = { ...policy, outreach: { ...DEFAULT_OUTREACH_GUARD, ...policy.outreach } };
-  return { ...policy, layers: applied, laneWeights };
+  // Operator policy is a floor: a stored tenant layer looser than it (the operator may have
+  // tightened since the tenant's PUT) is held to it here, wherever the policy is resolved.
+  let clamped: string[] = [];
+  if (doc.floor !== undefined && at.tenantId !== doc.floor) {
+    ({ policy, clamped } = clampToFloor(policy, floorPolicy(doc, at.lane)));
+    if (clamped.length > 0) applied.push(`floor:tenants.${doc.floor}`);
+    if (policy.dedicatedOnly) policy = { ...policy, allowSharedSpillover: false };
+  }
+  return { ...policy, layers: applied, laneWeights, ...(clamped.length > 0 ? { clamped } : {}) };
+}
+
+/** The floor for a lane: the document's layers and the floor tenant's defaults and lane (not its own sending domains). */
+function floorPolicy(doc: PolicyDocument, lane: Lane): LanePolicy {
+  const owner = doc.floor === undefined ? undefined : doc.tenants?.[doc.floor];
+  const { layers: _l, laneWeights: _w, ...floor } = resolvePolicy({ ...doc, floor: undefined, tenants: owner ? { [doc.floor!]: { defaults: owner.defaults, lanes: owner.lanes } } : {} }, { tenantId: doc.floor ?? '', lane });
+  return floor;
+}
+
+/**
+ * What a tenant's document would loosen below the floor, each with the document path of the
+ * layer that sets it (`lanes.outreach.outreach.dailyCap`), for every lane and every sending
+ * domain the document names. Fields the tenant does not set are not its doing (the floor holds
+ * them at resolution) and are not reported.
+ */
+export function tenantFloorViolations(doc: PolicyDocument, tenantId: string): Array<FloorViolation & { field: string }> {
+  const tenant = doc.tenants?.[tenantId];
+  if (doc.floor === undefined || tenantId === doc.floor || !tenant) return [];
+  const out: Array<FloorViolation & { field: string }> = [];
+  const seen = new Set<string>();
+  const unclamped = { ...doc, floor: undefined };
+  for (const lane of LANES) {
+    const floor = floorPolicy(doc, lane);
+    for (const domain of [null, ...Object.keys(tenant.domains ?? {})]) {
+      const layers: Array<[string, unknown]> = [['defaults', tenant.defaults], [`lanes.${lane}`, tenant.lanes?.[lane]]];
+      for (const d of domain ? domainChain(domain) : []) {
+        const { lanes, ...own } = tenant.domains?.[d] ?? {};
+        if (tenant.domains?.[d]) layers.push([`domains.${d}`, own], [`domains.${d}.lanes.${lane}`, lanes?.[lane]]);
+      }
+      const { layers: _l, laneWeights: _w, ...policy } = resolvePolicy(unclamped, { tenantId, lane, domain });
+      for (const violation of floorViolations(policy, floor)) {
+        const field = blame(layers, violation.path.split('.'));
+        if (!field || seen.has(field)) continue;
+        seen.add(field);
+        out.push({ ...violation, field });
+      }
+    }
+  }
+  return out;
+}
+
+/** The most specific layer that sets a path, or one of its parents to something that is not an object (null). */
+function blame(layers: Array<[string, unknown]>, keys: string[]): string | null {
+  for (const [label, layer] of [...layers].reverse()) {
+    let at: unknown = layer;
+    for (let i = 0; i < keys.length; i++) {
+      if (!isPlainObject(at) || !(keys[i] in at)) break;
+      at = at[keys[i]];
+      if (i === keys.length - 1 || !isPlainObject(at)) return `${label}.${keys.slice(0, i + 1).join('.')}`;
+    }
+  }
+  return null;
 }
 
 /**

@@ -11,8 +11,9 @@
  * 4. Inside a lane, tenants get max-min fair shares (water-filling): a tenant's 20k blast takes
  *    only what the others leave.
  */
-export const LANES = ['transactional', 'lifecycle', 'outreach'] as const;
-export type Lane = (typeof LANES)[number];
+import { LANES, type Lane } from '../lanes.ts';
+
+export { LANES, type Lane };
 
 export type LaneWeights = Record<Lane, number>;
 export const DEFAULT_LANE_WEIGHTS: LaneWeights = { transactional: 70, lifecycle: 25, outreach: 5 };

@@ -6,17 +6,10 @@
  */
 import type { ClaimedJob } from '../../ports/store.ts';
 import type { BreakerEvent } from '../../../shared/policy/breaker.ts';
+import { policyEvent, type PolicyEventDraft } from '../../../shared/events/index.ts';
 
-export interface PolicyEvent {
-  scope: 'pool' | 'domain' | 'provider_pool' | 'provider_ip' | 'warmup' | 'outreach';
-  key: string;
-  type: 'breaker' | 'rate' | 'suspend' | 'warmup';
-  from: string | null;
-  to: string | null;
-  reason: string;
-  at: number;
-  data: Record<string, unknown>;
-}
+/** A policy event of the catalog (shared/events/policy.ts), as shaping speaks it. */
+export type PolicyEvent = PolicyEventDraft;
 
 export interface Refusal {
   job: ClaimedJob;
@@ -37,5 +30,5 @@ export function splitScopedKey(key: string): [string, string] {
  */
 export function breakerPolicyEvent(key: string, e: BreakerEvent): PolicyEvent {
   const [scope, name] = splitScopedKey(key);
-  return { scope: scope as 'pool' | 'domain', key: name, type: 'breaker', from: e.from, to: e.to, reason: e.reason, at: e.at, data: { metrics: e.metrics, rate_per_min: e.ratePerSec * 60 } };
+  return policyEvent('breaker', { scope: scope as 'pool' | 'domain', key: name, from: e.from, to: e.to, reason: e.reason, at: e.at, data: { metrics: e.metrics, rate_per_min: e.ratePerSec * 60 } });
 }

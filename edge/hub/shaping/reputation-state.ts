@@ -15,6 +15,7 @@ import type { WarmupGate } from '../warmup.ts';
 import { BreakerBook } from './breakers.ts';
 import { OutreachPause, OutreachRules } from './outreach-pause.ts';
 import { splitScopedKey, type PolicyEvent } from './policy-event.ts';
+import { policyEvent } from '../../../shared/events/index.ts';
 
 /**
  * What a budget is kept for: a named provider as a whole (its MX farm is shared by all its
@@ -108,7 +109,7 @@ export class ReputationState {
     if (c?.poolAction === 'suspend_ip_for_provider' && sourceIp) {
       const until = now + SUSPEND_MS;
       this.suspended.set(`${job.provider}|${sourceIp}`, { until, reason: c.rule });
-      events.push({ scope: 'provider_ip', key: `${job.provider}|${sourceIp}`, type: 'suspend', from: null, to: new Date(until).toISOString(), reason: `${c.class} reply (${c.rule})`, at: now, data: { provider: job.provider, ip: sourceIp } });
+      events.push(policyEvent('suspend', { scope: 'provider_ip', key: `${job.provider}|${sourceIp}`, from: null, to: new Date(until).toISOString(), reason: `${c.class} reply (${c.rule})`, at: now, data: { provider: job.provider, ip: sourceIp } }));
     }
     if (counts.sent) events.push(...this.outreach.record(job, { sent: counts.sent }, now));
     return events;
@@ -129,7 +130,7 @@ export class ReputationState {
     if (step.change && step.change.to === step.change.from) step.change = null;
     this.rates.set(pp, step.state);
     if (!step.change) return null;
-    return { scope: 'provider_pool', key: pp, type: 'rate', from: `${(step.change.from * 60).toFixed(2)}/min`, to: `${(step.change.to * 60).toFixed(2)}/min`, reason: step.change.reason === 'throttle' ? `throttle reply (${c?.rule})` : 'sustained acceptance', at: now, data: { provider: job.provider, pool: job.pool } };
+    return policyEvent('rate', { scope: 'provider_pool', key: pp, from: `${(step.change.from * 60).toFixed(2)}/min`, to: `${(step.change.to * 60).toFixed(2)}/min`, reason: step.change.reason === 'throttle' ? `throttle reply (${c?.rule})` : 'sustained acceptance', at: now, data: { provider: job.provider, pool: job.pool } });
   }
 
   /** A result counted into a pool or sender-domain breaker, which some replies also force. */

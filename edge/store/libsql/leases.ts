@@ -9,8 +9,11 @@ import type { ClaimRequest, ClaimedJob, ExtendedLease, HeldBy, HeldJob, JobTrans
 import { deliveryJobs, messages, nodes, pools, sendingDomains } from '../schema.ts';
 import { guardedUpdater } from '../rows.ts';
 import { chunks, INSERT_CHUNK, type PostlaneDb } from './db.ts';
+import { messageEvent } from '../../../shared/events/index.ts';
+import { LANES } from '../../../shared/lanes.ts';
 
-const LANE_ORDER = sql`CASE ${deliveryJobs.lane} WHEN 'transactional' THEN 0 WHEN 'lifecycle' THEN 1 ELSE 2 END`;
+/** Service order of shared/lanes.ts as SQL: `CASE lane WHEN 'transactional' THEN 0 … ELSE <last> END` (an unknown lane goes last). */
+const LANE_ORDER = sql`CASE ${deliveryJobs.lane} ${sql.raw(LANES.slice(0, -1).map((lane, i) => `WHEN '${lane}' THEN ${i}`).join(' '))} ELSE ${sql.raw(String(LANES.length - 1))} END`;
 
 /** What a transition writes besides the job: its events, and the suppression of a hard bounce. */
 export type TransitionWrites = Pick<MessageStore, 'appendEvents'> & Pick<SuppressionStore, 'recordFeedback'>;
@@ -183,13 +186,14 @@ export class LibsqlLeases implements LeaseStore {
       expired.push(...part.filter((j) => applied.has(j.id)));
     }
     await this.writes.appendEvents(
-      expired.map((job) => ({
-        messageId: job.messageId,
-        jobId: job.id,
-        type: 'lease_expired',
-        at: now,
-        data: { node: job.leaseOwner, lease_id: job.leaseId, reason: 'no result before the lease TTL; returned to the queue' },
-      })),
+      expired.map((job) =>
+        messageEvent('lease_expired', {
+          messageId: job.messageId,
+          jobId: job.id,
+          at: now,
+          data: { node: job.leaseOwner, lease_id: job.leaseId, reason: 'no result before the lease TTL; returned to the queue' },
+        }),
+      ),
     );
     return expired.length;
   }
