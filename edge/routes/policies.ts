@@ -5,7 +5,7 @@ import { ApiError } from '../../shared/errors.ts';
 import { loadPolicyDocument, resolvePolicy } from '../../shared/policy/defaults.ts';
 import { LANES } from '../../shared/policy/scheduler.ts';
 import { requireScope } from '../middleware/auth.ts';
-import { forgetTenantPolicy, tenantDocument } from '../services/policy.ts';
+import { floorViolationsFor, forgetTenantPolicy, tenantDocument } from '../services/policy.ts';
 import { errorResponses } from './responses.ts';
 
 const PolicyViewSchema = z.object({
@@ -26,7 +26,7 @@ const getPolicy = createRoute({
 const putPolicy = createRoute({
   method: 'put',
   path: '/v1/policies',
-  summary: "Replace the tenant's policy layer (defaults, lanes, per sending domain); validated, unknown keys refused",
+  summary: "Replace the tenant's policy layer (defaults, lanes, per sending domain); validated, unknown keys refused; the operator's policy is a floor: a tenant may tighten it, never loosen it (400 naming the field)",
   middleware: [requireScope('admin')] as const,
   request: { body: { content: { 'application/json': { schema: z.record(z.string(), z.unknown()) } }, required: true } },
   responses: { 200: { description: 'Stored', content: { 'application/json': { schema: PolicyViewSchema } } }, ...errorResponses(ErrorSchema, [400, 401, 403, 503]) },
@@ -59,6 +59,8 @@ export function registerPolicies(app: App) {
       const field = first.startsWith(prefix) ? first.slice(prefix.length) : 'body';
       throw new ApiError('invalid_request', message, { field, reason: message.replace(/^invalid policy document: /, '') });
     }
+    const [loosens] = await floorViolationsFor(deps, tenantId, body);
+    if (loosens) throw new ApiError('invalid_request', `policy loosens the operator's floor at ${loosens.field}`, { field: loosens.field, reason: loosens.reason });
     const version = await deps.store.putTenantPolicy(tenantId, body, keyId, Date.now());
     forgetTenantPolicy(deps, tenantId);
     deps.logger.info({ tenant: tenantId, key: keyId, version }, 'tenant policy replaced');
