@@ -12,6 +12,7 @@ export const METRICS = {
   postlane_hub_bad_frames_total: { type: 'counter', help: 'Protocol frames that failed validation', labels: [] },
   postlane_hub_results_refused_total: { type: 'counter', help: 'Delivery results refused: not for a live lease of the reporting node', labels: ['reason'] },
   postlane_hub_sessions_refused_total: { type: 'counter', help: 'Hellos refused or sessions replaced because their node id was in use', labels: ['reason'] },
+  postlane_hub_leases_released_total: { type: 'counter', help: 'Leases nodes gave back unstarted (their destination could not take them in time)', labels: [] },
   postlane_accept_duration_seconds: { type: 'histogram', help: 'Time to accept a send request', labels: ['route'] },
   postlane_recipients_suppressed_total: { type: 'counter', help: 'Recipients not queued at accept because they are on the suppression list', labels: ['reason'] },
   postlane_feedback_reports_total: { type: 'counter', help: 'Reports taken at /v1/inbound by kind and whether they matched a job', labels: ['kind', 'matched'] },

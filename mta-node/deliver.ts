@@ -20,7 +20,13 @@ export const SMTP_ERROR_CODES: Record<string, string> = {
   EENVELOPE: 'the server rejected MAIL FROM, RCPT TO or DATA',
   EMESSAGE: 'the server rejected the message after end of data',
   ESTREAM: 'reading the message failed',
+  EBUSY: 'no session to the destination in time; nothing was sent',
 };
+
+/** A job the node gives back unstarted: its destination cannot take it within the lease. */
+export interface NotStarted {
+  release: string;
+}
 
 /** Stages as the protocol names them. */
 export type Stage = 'CONN' | 'EHLO' | 'STARTTLS' | 'MAIL FROM' | 'RCPT TO' | 'DATA' | 'DNS' | 'DKIM' | 'LOCAL';
@@ -106,6 +112,8 @@ export interface DeliverOptions {
   verifyTlsWhenRequired?: boolean;
   /** MX hosts tried per attempt when earlier ones fail at connection level. */
   maxMxHosts?: number;
+  /** Longest a job waits for a session to its destination before it is given back (default: no bound). */
+  sessionWaitMs?: number;
 }
 
 /** Picks the source IP: the hub's pick when it is ours, else round-robin in the job's pool. */
@@ -126,7 +134,9 @@ export class SourceIpPicker {
 /**
  * Delivers `message` (already signed and CRLF-normalised) for `job`. Never throws: every
  * outcome is a DeliveryResult. `stillLeased` is checked right before the transaction starts,
- * and a job whose lease has passed is dropped (null) so the hub can lease it again.
+ * and a job whose lease has passed is dropped (null) so the hub can lease it again. A job whose
+ * destination has no session for it in time is not started: `{ release }` says why, and the
+ * node gives the lease back.
  */
 export async function deliverJob(
   job: LeasedJob,
@@ -134,7 +144,7 @@ export async function deliverJob(
   source: SourceIp,
   opts: DeliverOptions,
   stillLeased: () => boolean = () => true,
-): Promise<DeliveryResult | null> {
+): Promise<DeliveryResult | NotStarted | null> {
   const ctx: AttemptContext = { job, mx: null, sourceIp: source.address, tls: null, startedAt: Date.now() };
   const route = await opts.mx.resolve(job.domain);
   if (route.kind === 'permanent') return localResult(ctx, 'bounced', 'DNS', route.error);
@@ -159,8 +169,8 @@ export async function deliverJob(
       requireTls: job.requireTls,
       verifyTls: opts.verifyTlsWhenRequired ?? true,
     };
-    const outcome = await attempt(job, message, target, limits, opts.pools, ctx, stillLeased);
-    if (outcome === null) return null;
+    const outcome = await attempt(job, message, target, limits, opts.pools, ctx, stillLeased, opts.sessionWaitMs);
+    if (outcome === null || 'release' in outcome) return outcome;
     last = outcome;
     // Another MX host is tried only when this one failed before accepting the envelope.
     const connLevel = outcome.outcome !== 'delivered' && ['CONN', 'EHLO', 'STARTTLS', 'DNS'].includes(outcome.stage ?? '');
@@ -177,7 +187,8 @@ async function attempt(
   pools: SmtpPools,
   ctx: AttemptContext,
   stillLeased: () => boolean,
-): Promise<DeliveryResult | null> {
+  sessionWaitMs?: number,
+): Promise<DeliveryResult | NotStarted | null> {
   // A reused session the server has meanwhile closed fails before MAIL FROM is accepted; that
   // is retried once on a fresh session (nothing was sent, so no duplicate is possible).
   for (let tries = 0; tries < 2; tries++) {
@@ -201,9 +212,10 @@ async function attempt(
           if (!session.closed) await session.reset().catch(() => session.abort(e));
           return resultFromError(ctx, e);
         }
-      }, LANE_PRIORITY[job.lane] ?? 1);
+      }, LANE_PRIORITY[job.lane] ?? 1, sessionWaitMs);
       if (!retry) return res ?? null;
     } catch (err) {
+      if ((err as SmtpError).code === 'EBUSY') return { release: `${ctx.mx}: ${(err as Error).message}` };
       return resultFromError(ctx, err);
     }
   }

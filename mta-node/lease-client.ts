@@ -214,6 +214,29 @@ export class LeaseClient {
     this.pump();
   }
 
+  private releases = new Map<string, { retryAfterMs: number; leases: Array<{ jobId: string; leaseId: string }> }>();
+
+  /**
+   * Gives a lease back unstarted (frames of one event-loop turn are coalesced per reason). Not
+   * journaled: if the frame is lost, the lease expires and the job is queued again anyway.
+   */
+  release(job: { jobId: string; leaseId: string }, reason: string, retryAfterMs: number): void {
+    const key = `${retryAfterMs}|${reason}`;
+    const batch = this.releases.get(key);
+    if (batch) return void batch.leases.push({ jobId: job.jobId, leaseId: job.leaseId });
+    this.releases.set(key, { retryAfterMs, leases: [{ jobId: job.jobId, leaseId: job.leaseId }] });
+    if (this.releases.size === 1) {
+      queueMicrotask(() => {
+        const all = [...this.releases.entries()];
+        this.releases.clear();
+        for (const [k, { retryAfterMs: delay, leases }] of all) {
+          const why = k.slice(k.indexOf('|') + 1).slice(0, 512);
+          for (let i = 0; i < leases.length; i += 10_000) this.send({ type: 'release', v: PROTOCOL_VERSION, leases: leases.slice(i, i + 10_000), reason: why, retryAfterMs: delay });
+        }
+      });
+    }
+  }
+
   private send(frame: NodeToHub): boolean {
     const ws = this.ws;
     if (!ws || ws.readyState !== WebSocket.OPEN) return false;

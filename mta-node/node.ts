@@ -9,7 +9,10 @@ import { startStatusServer, type StatusServer } from './status-server.ts';
 import type { DeliveryResult, DkimKey, HubLease, LeasedJob, SourceIp } from '../shared/protocol.ts';
 import { NODE_VERSION, type StaticRoutes } from './config.ts';
 import { DkimSignerPool, normalizeLineEnds } from './dkim.ts';
-import { deliverJob, localResult, SourceIpPicker } from './deliver.ts';
+import { deliverJob, localResult, SourceIpPicker, type NotStarted } from './deliver.ts';
+
+const DEFAULT_SESSION_WAIT_MS = 30_000;
+const DEFAULT_RELEASE_DELAY_MS = 10_000;
 import { Journal } from './journal.ts';
 import { LeaseClient } from './lease-client.ts';
 import { createLogger, type Logger } from './log.ts';
@@ -44,6 +47,13 @@ export interface MtaNodeOptions {
   reconnectMaxMs?: number;
   /** How long stop() waits for deliveries in flight (ms). */
   drainTimeoutMs?: number;
+  /**
+   * Longest a job waits for a session to its destination before the node gives its lease back
+   * (default 30 s), and how long the hub then holds it before leasing it again (default 10 s).
+   * One slow destination thus holds only its own sessions and their short queue, not the node.
+   */
+  sessionWaitMs?: number;
+  releaseDelayMs?: number;
   journal?: { maxBytes?: number; keepTerminal?: number; fsync?: boolean };
   /** Prometheus registry to register the node's metrics on (the embedded node shares the edge's). */
   registry?: Registry;
@@ -64,6 +74,8 @@ export interface MtaNodeStats {
   fromJournal: number;
   /** Leases dropped because they expired before sending. */
   dropped: number;
+  /** Leases given back unstarted (their destination had no session in time). */
+  released: number;
   inFlight: number;
   leased: number;
 }
@@ -75,7 +87,7 @@ interface HeldMessage {
 
 export class MtaNode {
   readonly events = new EventEmitter();
-  readonly stats: MtaNodeStats = { delivered: 0, deferred: 0, bounced: 0, fromJournal: 0, dropped: 0, inFlight: 0, leased: 0 };
+  readonly stats: MtaNodeStats = { delivered: 0, deferred: 0, bounced: 0, fromJournal: 0, dropped: 0, released: 0, inFlight: 0, leased: 0 };
   readonly logger: Logger;
   private readonly journal: Journal;
   private readonly mx: MxResolver;
@@ -89,6 +101,7 @@ export class MtaNode {
   private readonly prepared = new Map<string, { refs: number; body: Promise<Buffer> }>();
   /** Jobs holding a reference on a prepared body. */
   private readonly preparedBy = new Set<string>();
+  /** Signing keys by key id (tenant, domain, selector), never by domain: names are not unique across tenants. */
   private keys = new Map<string, DkimKey>();
   private picker = new SourceIpPicker([]);
   private acceptedIps: SourceIp[] = [];
@@ -206,7 +219,7 @@ export class MtaNode {
   }
 
   private onLease(lease: HubLease): void {
-    for (const k of lease.keys) this.keys.set(k.domain.toLowerCase(), k);
+    for (const k of lease.keys) this.keys.set(k.keyId, k);
     for (const m of lease.messages) {
       const held = this.messages.get(m.messageId);
       if (held) held.raw = m.raw;
@@ -248,7 +261,7 @@ export class MtaNode {
   }
 
   private async run(job: LeasedJob): Promise<void> {
-    let result: DeliveryResult | null = null;
+    let result: DeliveryResult | NotStarted | null = null;
     try {
       result = await this.process(job);
     } catch (err) {
@@ -259,12 +272,16 @@ export class MtaNode {
       this.leaseExpiry.delete(job.jobId);
       const msg = this.messages.get(job.messageId);
       if (msg && --msg.refs <= 0) this.messages.delete(job.messageId);
-      const pkey = `${job.messageId}|${job.dkimDomain ?? ''}`;
+      const pkey = `${job.messageId}|${job.dkimKeyId ?? ''}`;
       const prep = this.preparedBy.delete(job.jobId) ? this.prepared.get(pkey) : undefined;
       if (prep && --prep.refs <= 0) this.prepared.delete(pkey);
       this.updateGauge();
     }
-    if (result) this.record(result);
+    if (result && 'release' in result) {
+      this.stats.released++;
+      this.client.release(job, result.release, this.options.releaseDelayMs ?? DEFAULT_RELEASE_DELAY_MS);
+      this.logger.info({ jobId: job.jobId, leaseId: job.leaseId, reason: result.release }, 'lease given back unstarted');
+    } else if (result) this.record(result);
     else {
       this.stats.dropped++;
       this.logger.info({ jobId: job.jobId, leaseId: job.leaseId }, 'lease expired before sending; dropped (the hub re-queues it)');
@@ -282,7 +299,7 @@ export class MtaNode {
     this.events.emit('result', result);
   }
 
-  private async process(job: LeasedJob): Promise<DeliveryResult | null> {
+  private async process(job: LeasedJob): Promise<DeliveryResult | NotStarted | null> {
     // The current expiry: heartbeats extend the lease (`extended` frames), not only the grant.
     const stillLeased = () => Date.now() < (this.leaseExpiry.get(job.jobId) ?? job.leaseExpiresAt);
     if (!stillLeased()) return null;
@@ -306,12 +323,13 @@ export class MtaNode {
       limits: { ...DEFAULT_LIMITS, ...this.options.limits },
       providerLimits: this.providerLimits,
       verifyTlsWhenRequired: this.options.verifyTlsWhenRequired,
+      sessionWaitMs: this.options.sessionWaitMs ?? DEFAULT_SESSION_WAIT_MS,
     }, stillLeased);
   }
 
   /** The bytes to send for a job: normalised and signed once per message and signing domain. */
   private preparedBody(job: LeasedJob): Promise<Buffer> {
-    const pkey = `${job.messageId}|${job.dkimDomain ?? ''}`;
+    const pkey = `${job.messageId}|${job.dkimKeyId ?? ''}`;
     this.preparedBy.add(job.jobId);
     const hit = this.prepared.get(pkey);
     if (hit) {
@@ -323,8 +341,9 @@ export class MtaNode {
     if (!msg) body = Promise.reject(new Error(`message ${job.messageId} was not sent with the lease`));
     else if (!job.dkimDomain) body = Promise.resolve(Buffer.from(normalizeLineEnds(msg.raw)));
     else {
-      const key = this.keys.get(job.dkimDomain.toLowerCase());
-      if (!key) body = Promise.reject(new Error(`no DKIM key for ${job.dkimDomain} in this session`));
+      // Only the job's own key: the one its lease names, for the domain it signs as.
+      const key = job.dkimKeyId ? this.keys.get(job.dkimKeyId) : undefined;
+      if (!key || key.domain.toLowerCase() !== job.dkimDomain.toLowerCase()) body = Promise.reject(new Error(`no DKIM key for ${job.dkimDomain} in this session`));
       else body = this.dkim!.sign(msg.raw, key).then((s) => Buffer.from(s));
     }
     body.catch(() => undefined);

@@ -106,8 +106,10 @@ export class SmtpSession {
       }
       onData(chunk);
     };
-    conn.on('error', (err: SmtpError) => this.fail(err));
-    conn.on('end', () => this.fail(smtpError('connection closed', 'ECONNECTION', 'CONN')));
+    // abort, not only fail: close() also clears nodemailer's own timers (its greeting timeout
+    // outlived a connection the server dropped, holding the process for minutes).
+    conn.on('error', (err: SmtpError) => this.abort(err));
+    conn.on('end', () => this.abort(smtpError('connection closed', 'ECONNECTION', 'CONN')));
   }
 
   private fail(err: SmtpError): void {
@@ -284,14 +286,14 @@ export class SmtpPools {
    * connection limit, otherwise the next one released. `reused` tells whether the session had
    * carried a message before.
    */
-  async withSession<T>(target: SessionTarget, limits: PoolLimits, fn: (s: SmtpSession, reused: boolean) => Promise<T>, priority = 1): Promise<T> {
+  async withSession<T>(target: SessionTarget, limits: PoolLimits, fn: (s: SmtpSession, reused: boolean) => Promise<T>, priority = 1, waitMs = Number.POSITIVE_INFINITY): Promise<T> {
     const key = SmtpPools.key(target);
     let pool = this.pools.get(key);
     if (!pool) {
       pool = new DestinationPool(key);
       this.pools.set(key, pool);
     }
-    const session = await this.acquire(pool, target, limits, priority);
+    const session = await this.acquire(pool, target, limits, priority, waitMs);
     const reused = session.messages > 0;
     try {
       return await fn(session, reused);
@@ -300,7 +302,14 @@ export class SmtpPools {
     }
   }
 
-  private async acquire(pool: DestinationPool, target: SessionTarget, limits: PoolLimits, priority: number): Promise<SmtpSession> {
+  /**
+   * A session for `pool`. Waiting is bounded: with no session within `waitMs` it fails with code
+   * EBUSY (nothing was sent), so a destination whose sessions are stuck (a tarpit) gives its
+   * waiting jobs back instead of holding node capacity other destinations could use (SPEC §8).
+   * A healthy destination frees sessions long before; its queue is not touched.
+   */
+  private async acquire(pool: DestinationPool, target: SessionTarget, limits: PoolLimits, priority: number, waitMs: number): Promise<SmtpSession> {
+    const waitUntil = Date.now() + waitMs;
     for (;;) {
       if (this.closing) throw smtpError('node is stopping', 'ECONNECTION', 'CONN');
       while (pool.idle.length) {
@@ -320,11 +329,22 @@ export class SmtpPools {
           throw err;
         }
       }
-      const handed = await new Promise<SmtpSession | null>((resolve) => {
+      const left = waitUntil - Date.now();
+      if (left <= 0) throw smtpError(`no session to ${target.host} within ${waitMs} ms`, 'EBUSY', 'CONN');
+      const handed = await new Promise<SmtpSession | null | 'timeout'>((resolve) => {
         // Stable insert by priority: FIFO within a lane.
         const at = pool.waiters.findIndex((w) => w.priority > priority);
-        pool.waiters.splice(at < 0 ? pool.waiters.length : at, 0, { resolve, priority });
+        const waiter: Waiter = { resolve: (s) => (clearTimeout(timer), resolve(s)), priority };
+        const timer = Number.isFinite(left)
+          ? setTimeout(() => {
+              const i = pool.waiters.indexOf(waiter);
+              if (i >= 0) pool.waiters.splice(i, 1);
+              resolve('timeout');
+            }, left)
+          : undefined;
+        pool.waiters.splice(at < 0 ? pool.waiters.length : at, 0, waiter);
       });
+      if (handed === 'timeout') throw smtpError(`no session to ${target.host} within ${waitMs} ms`, 'EBUSY', 'CONN');
       if (handed && !handed.closed) return handed;
       if (handed) this.forget(pool, handed);
     }

@@ -89,15 +89,44 @@ export const NodeResultsSchema = v.object({
   results: v.pipe(v.array(DeliveryResultSchema), v.minLength(1), v.maxLength(10_000)),
 });
 
+/** Longest a node may ask the hub to wait before leasing a given-back job again. */
+export const MAX_RELEASE_DELAY_MS = 10 * 60_000;
+
+/**
+ * Leases the node gives back without having started them: their destination cannot take them
+ * within the lease (a tarpit, every session busy). They return to the queue without counting
+ * as an attempt, after `retryAfterMs`, so one slow destination does not hold the node's capacity.
+ */
+export const NodeReleaseSchema = v.object({
+  type: v.literal('release'),
+  v: version,
+  leases: v.pipe(v.array(v.object({ jobId: id, leaseId: id })), v.minLength(1), v.maxLength(10_000)),
+  reason: v.pipe(v.string(), v.minLength(1), v.maxLength(512)),
+  retryAfterMs: v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(MAX_RELEASE_DELAY_MS)),
+});
+
 /** Everything a node may send to the hub. */
 export const NodeToHubMessage = v.variant('type', [
   NodeHelloSchema,
   NodePullSchema,
   NodeHeartbeatSchema,
   NodeResultsSchema,
+  NodeReleaseSchema,
 ]);
 
+/**
+ * Which signing key: the sending-domain record's (tenant, domain, selector), never the domain
+ * name alone — two tenants may register the same name, each with its own key.
+ */
+export const dkimKeyId = v.pipe(v.string(), v.minLength(1), v.maxLength(512));
+
+/** The key id of a sending-domain record (see dkimKeyId). */
+export function dkimKeyIdOf(rec: { tenantId: string; domain: string; selector: string }): string {
+  return `${rec.tenantId}:${rec.domain.toLowerCase()}:${rec.selector}`;
+}
+
 export const DkimKeySchema = v.object({
+  keyId: dkimKeyId,
   domain: hostname,
   selector: v.pipe(v.string(), v.regex(/^[A-Za-z0-9._-]{1,63}$/)),
   algorithm: v.picklist(['rsa-sha256', 'ed25519-sha256']),
@@ -121,6 +150,8 @@ export const LeasedJobSchema = v.object({
   attempt: v.pipe(v.number(), v.integer(), v.minValue(1)),
   /** The sending domain whose key signs the message; null sends unsigned. */
   dkimDomain: v.nullable(hostname),
+  /** The key (DkimKey.keyId) that must sign it: its tenant's record of dkimDomain; null with dkimDomain null. */
+  dkimKeyId: v.nullable(dkimKeyId),
   /** Whether the recipient domain must be reached over TLS (MTA-STS enforce or policy). */
   requireTls: v.optional(v.boolean(), false),
   leaseExpiresAt: epochMs,

@@ -119,7 +119,7 @@ export class Dispatcher {
     s.leased += jobs.length;
     this.rememberLeases(s, jobs, now);
     const bodies = await this.opts.store.messageBodies([...new Set(jobs.map((j) => j.messageId))]);
-    const keys = await this.keys.keysFor(s.keysSent, jobs.map((j) => ({ tenantId: j.tenantId, domain: j.dkimDomain })));
+    const keys = await this.keys.keysFor(s.keysSent, jobs.map((j) => ({ tenantId: j.tenantId, domain: j.dkimDomain, keyId: j.dkimKeyId })));
     this.sessions.send(s, {
       type: 'lease',
       v: PROTOCOL_VERSION,
@@ -137,6 +137,7 @@ export class Dispatcher {
         lane: j.lane,
         attempt: j.attempts,
         dkimDomain: j.dkimDomain,
+        dkimKeyId: j.dkimKeyId,
         requireTls: false,
         leaseExpiresAt: j.leaseExpiresAt!,
       })),

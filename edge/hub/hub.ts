@@ -9,11 +9,12 @@
  *   ./dispatch.ts       claim → shape → lease frame (./hold-back.ts requeues what was held,
  *                       ./dkim-keys.ts supplies signing keys)
  *   ./results.ts        results → job transitions (./transitions.ts), shaper signals, ack
+ *   (here)              leases a node gives back unstarted (release)
  *   ./sweeper.ts        the tick: expired leases, breaker and warm-up days, waiting jobs
  *   ./policy-events.ts  storing what shaping changed
  * The claim query itself is in the store.
  */
-import { parseNodeFrame, PROTOCOL_VERSION } from '../../shared/protocol.ts';
+import { parseNodeFrame, PROTOCOL_VERSION, type NodeToHub } from '../../shared/protocol.ts';
 import type { FeedbackSignal, NodeSummary } from '../ports/lease-hub.ts';
 import type { NodeTokenRecord } from '../ports/store.ts';
 import { DkimKeys } from './dkim-keys.ts';
@@ -104,11 +105,27 @@ export class LeaseHub {
         }
       } else if (frame.type === 'results') {
         await this.results.onResults(ready, frame.results);
+      } else if (frame.type === 'release') {
+        await this.release(ready, frame);
       }
     } catch (error) {
       this.opts.logger.error({ err: error, session: session.id, frame: frame.type }, 'hub failed to handle frame');
       this.sessions.send(session, { type: 'error', v: PROTOCOL_VERSION, code: 'internal', message: 'the hub could not process the frame; it will be retried', fatal: false });
     }
+  }
+
+  /**
+   * Leases a node gives back unstarted (its destination cannot take them in time): only those it
+   * holds go back to the queue, not counted as attempts, after the delay it asked for. The node
+   * then has room for other destinations' work (SPEC §8: a slow server costs only its own mail).
+   */
+  private async release(s: ReadySession, frame: Extract<NodeToHub, { type: 'release' }>) {
+    const now = this.now();
+    const released = await this.opts.store.releaseLeases(s.hello.nodeId, frame.leases, now + frame.retryAfterMs, frame.reason, now);
+    for (const jobId of released) s.leasedJobs.delete(jobId);
+    s.leased = Math.max(0, s.leased - released.length);
+    this.opts.metrics?.inc('postlane_hub_leases_released_total', {}, released.length);
+    this.opts.logger.info({ node: s.hello.nodeId, released: released.length, asked: frame.leases.length, reason: frame.reason }, 'node gave leases back unstarted');
   }
 
   /** New work is committed somewhere: offer it to nodes holding credits. */

@@ -5,7 +5,7 @@
  */
 import type { Logger } from '../logger.ts';
 import type { Store } from '../ports/store.ts';
-import type { PolicyEvent } from './shaping/policy-event.ts';
+import { splitDomainKey, type PolicyEvent } from './shaping/policy-event.ts';
 import { policyRecord } from '../../shared/events/index.ts';
 
 export class PolicyEventRecorder {
@@ -25,7 +25,10 @@ export class PolicyEventRecorder {
     // closes they are due now, not minutes from now behind mail queued after them.
     const closed = events.filter((e) => e.type === 'breaker' && e.to === 'closed' && (e.scope === 'pool' || e.scope === 'domain'));
     for (const e of closed) {
-      const released = await this.store.releaseHeld(e.scope === 'pool' ? { lastClass: 'shaped', pool: e.key } : { lastClass: 'shaped', senderDomain: e.key }, this.now());
+      // A sender domain's breaker is its tenant's (`<tenant>|<domain>`): only that tenant's jobs are freed.
+      const owner = e.scope === 'domain' ? splitDomainKey(e.key) : null;
+      if (e.scope === 'domain' && !owner) continue;
+      const released = await this.store.releaseHeld(owner ? { lastClass: 'shaped', senderDomain: owner.domain, tenantId: owner.tenantId } : { lastClass: 'shaped', pool: e.key }, this.now());
       if (released > 0) this.logger.info({ scope: e.scope, key: e.key, released }, 'breaker closed: held jobs released');
     }
     if (closed.length) this.notifyWork();

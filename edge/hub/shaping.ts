@@ -96,9 +96,9 @@ export class Shaper {
     return this.admission.excluded(now);
   }
 
-  /** The rate a (provider, pool) may send at now: the tightest of table, AIMD and breakers. */
-  rateFor(destination: string, pool: string, fromDomain: string, now: number): { ratePerSec: number; limitedBy: string } {
-    return this.reputation.rateFor(destination, pool, fromDomain, now);
+  /** The rate a (provider, pool) may send at now for a tenant's sender domain: the tightest of table, AIMD and breakers. */
+  rateFor(destination: string, pool: string, tenantId: string, fromDomain: string, now: number): { ratePerSec: number; limitedBy: string } {
+    return this.reputation.rateFor(destination, pool, tenantId, fromDomain, now);
   }
 
   /**
@@ -110,7 +110,7 @@ export class Shaper {
   }
 
   /** Feeds a result's classification into AIMD and the breakers; returns what changed. */
-  observe(job: { provider: string; domain: string; pool: string; senderDomain: string; lane?: string; tenantId?: string }, outcome: 'delivered' | 'deferred' | 'bounced', c: Classification | null, sourceIp: string | null, now: number): PolicyEvent[] {
+  observe(job: { provider: string; domain: string; pool: string; senderDomain: string; lane?: string; tenantId: string }, outcome: 'delivered' | 'deferred' | 'bounced', c: Classification | null, sourceIp: string | null, now: number): PolicyEvent[] {
     return this.reputation.observe(job, outcome, c, sourceIp, now);
   }
 
@@ -128,7 +128,7 @@ export class Shaper {
     this.reputation.restore(events, now);
   }
 
-  /** Test and operator hook: force a breaker (e.g. pause a pool by hand). */
+  /** Test and operator hook: force a breaker (e.g. pause a pool by hand); a domain's key is `<tenant>|<domain>`. */
   force(scope: 'pool' | 'domain', key: string, to: 'closed' | 'slow_start' | 'open', reason: string, now: number): PolicyEvent[] {
     return this.reputation.force(scope, key, to, reason, now);
   }
@@ -138,7 +138,7 @@ export class Shaper {
 
   /** A spam complaint for a delivered job: its pool's and sender domain's breakers, and for outreach its pauses. */
   complaint(
-    job: { pool: string; senderDomain: string; lane?: string; tenantId?: string; provider?: string },
+    job: { pool: string; senderDomain: string; lane?: string; tenantId: string; provider?: string },
     now: number,
     outreach?: { tenant: OutreachPauseRule; domain: OutreachPauseRule },
   ): PolicyEvent[] {
@@ -146,7 +146,7 @@ export class Shaper {
   }
 
   /** A bounce that arrived after delivery (a DSN): the send was counted when it was accepted. */
-  bounce(job: { pool: string; senderDomain: string }, now: number): PolicyEvent[] {
+  bounce(job: { pool: string; senderDomain: string; tenantId: string }, now: number): PolicyEvent[] {
     return this.reputation.bounce(job, now);
   }
 }

@@ -170,6 +170,8 @@ export interface ClaimRequest {
 export interface ClaimedJob extends DeliveryJobRecord {
   returnPathDomain: string | null;
   dkimDomain: string | null;
+  /** The signing key of the job's own tenant's record of dkimDomain (shared/protocol.ts dkimKeyIdOf). */
+  dkimKeyId: string | null;
   constraints: Record<string, unknown> | null;
 }
 
@@ -206,6 +208,8 @@ export interface HeldBy {
   lastClass: 'warmup' | 'shaped';
   pool?: string | null;
   senderDomain?: string;
+  /** With senderDomain: that tenant's jobs only (a sender domain's breaker is per tenant). */
+  tenantId?: string;
 }
 
 export interface LeaseStore {
@@ -216,6 +220,12 @@ export interface LeaseStore {
   claimJobs(req: ClaimRequest): Promise<ClaimedJob[]>;
   /** Extends the leases still held by `nodeId` (state leased, lease_owner = nodeId); returns those. */
   extendLeases(nodeId: string, leaseIds: string[], expiresAt: number): Promise<ExtendedLease[]>;
+  /**
+   * Leases `nodeId` gives back unstarted: still leased to it under these lease ids, they return
+   * to the queue at `nextAttemptAt` without counting the attempt, each with a `lease_released`
+   * event. Returns the job ids that were released.
+   */
+  releaseLeases(nodeId: string, leases: Array<{ jobId: string; leaseId: string }>, nextAttemptAt: number, reason: string, now: number): Promise<string[]>;
   jobsByIds(ids: string[]): Promise<DeliveryJobRecord[]>;
   /** Returns the ids of the jobs whose transition applied; only their events are written. */
   applyTransitions(transitions: JobTransition[]): Promise<string[]>;

@@ -8,6 +8,7 @@
  */
 import type { DomainStore, LeaseStore } from '../ports/store.ts';
 import { OPERATOR_TENANT } from './tenancy.ts';
+import { splitDomainKey } from '../hub/shaping/policy-event.ts';
 
 export interface ReputationAudience {
   operator: boolean;
@@ -35,8 +36,11 @@ export function visibleTo(a: ReputationAudience, item: { scope: string; key: str
   if (a.operator) return true;
   const pool = (item.data as { pool?: unknown } | null | undefined)?.pool;
   switch (item.scope) {
-    case 'domain':
-      return a.domains.has(item.key);
+    case 'domain': {
+      // `<tenant>|<domain>`: its own record of the name, not another tenant's of the same name.
+      const owner = splitDomainKey(item.key);
+      return owner !== null && owner.tenantId === a.tenantId && a.domains.has(owner.domain);
+    }
     case 'pool':
       return a.pools.has(item.key);
     case 'outreach':

@@ -101,6 +101,7 @@ export class LibsqlStore implements Store {
   ensurePool(name: string, tenantId: string | null, now: number) { return this.leases.ensurePool(name, tenantId, now); }
   claimJobs(req: ClaimRequest) { return this.leases.claimJobs(req); }
   extendLeases(nodeId: string, leaseIds: string[], expiresAt: number) { return this.leases.extendLeases(nodeId, leaseIds, expiresAt); }
+  releaseLeases(nodeId: string, leases: Array<{ jobId: string; leaseId: string }>, nextAttemptAt: number, reason: string, now: number) { return this.leases.releaseLeases(nodeId, leases, nextAttemptAt, reason, now); }
   jobsByIds(ids: string[]) { return this.leases.jobsByIds(ids); }
   applyTransitions(transitions: JobTransition[]) { return this.leases.applyTransitions(transitions); }
   requeueHeld(held: HeldJob[], now: number) { return this.leases.requeueHeld(held, now); }

@@ -98,6 +98,8 @@ export const MESSAGE_EVENT_SCHEMAS = {
   failed: z.object({ reason: z.string(), last_reply: z.string(), attempts: z.number().int() }),
   /** No result before the lease TTL: back to the queue. */
   lease_expired: z.object({ node: nullableString, lease_id: nullableString, reason: z.string() }),
+  /** The node gave the lease back unstarted (its destination could not take it in time); not an attempt. */
+  lease_released: z.object({ node: z.string(), lease_id: z.string(), reason: z.string(), next_attempt_at: iso }),
   /** Held back by a shaping limit (rate, breaker, warm-up, outreach pause). */
   throttled: z.object({ limit: z.string(), reason: z.string(), next_attempt_at: iso }),
   /** Constrained to a region with no connected node. */

@@ -411,7 +411,7 @@ describe('feedback: a pool over the complaint threshold enters slow start and re
     assert.equal(entered.from, 'closed');
     assert.ok(entered.data.metrics.complained >= 3 && entered.data.metrics.sent >= 10, JSON.stringify(entered.data.metrics));
     assert.ok(Date.parse(entered.at) - firstComplaint < WINDOW_MS, 'within one breaker window of the first complaint');
-    const domain = (await reputation(p)).events.find((e) => e.scope === 'domain' && e.key === 'example.com' && e.to === 'slow_start');
+    const domain = (await reputation(p)).events.find((e) => e.scope === 'domain' && e.key.endsWith('|example.com') && e.to === 'slow_start');
     assert.ok(domain, 'the sender domain breaker saw the same rate');
     const enteredAt = Date.parse(entered.at);
 

@@ -181,8 +181,10 @@ describe('spine: accept, store, lease, deliver', () => {
     const at = Date.now();
     const event = (scope: string, key: string, data: Record<string, unknown> | null = null) => ({ scope, key, type: 'breaker', fromState: 'closed', toState: 'open', reason: `test ${scope} ${key}`, at, data });
     await p.edge.store.appendPolicyEvents([
-      event('domain', 'example.com'),
-      event('domain', 'other-rep.test'),
+      event('domain', 'default|example.com'),
+      event('domain', `${other}|other-rep.test`),
+      // Another tenant's breaker of the same name: not this tenant's, though it holds the name too.
+      event('domain', 'default|other-rep.test'),
       event('outreach', 'default'),
       event('outreach', `${other}|other-rep.test`),
       event('provider_pool', 'gmail|default', { provider: 'gmail', pool: 'default' }),
@@ -192,10 +194,10 @@ describe('spine: accept, store, lease, deliver', () => {
       body.events.filter((e) => Date.parse(e.at) === at).map((e) => `${e.scope}:${e.key}`).sort();
     const operator = await p.api('GET', '/v1/reputation');
     assert.equal(operator.status, 200);
-    assert.deepEqual(keys(operator.body), ['domain:example.com', 'domain:other-rep.test', `outreach:${other}|other-rep.test`, 'outreach:default', 'provider_ip:gmail|127.0.0.1', 'provider_pool:gmail|default'].sort());
+    assert.deepEqual(keys(operator.body), ['domain:default|example.com', `domain:${other}|other-rep.test`, 'domain:default|other-rep.test', `outreach:${other}|other-rep.test`, 'outreach:default', 'provider_ip:gmail|127.0.0.1', 'provider_pool:gmail|default'].sort());
     const tenant = await asOther('GET', '/v1/reputation');
     assert.equal(tenant.status, 200);
-    assert.deepEqual(keys(tenant.body), ['domain:other-rep.test', `outreach:${other}|other-rep.test`, 'provider_pool:gmail|default'].sort(), 'its own domain and pause, and the shared pool');
+    assert.deepEqual(keys(tenant.body), [`domain:${other}|other-rep.test`, `outreach:${other}|other-rep.test`, 'provider_pool:gmail|default'].sort(), 'its own domain and pause, and the shared pool');
     assert.deepEqual(tenant.body.suspended_ips, []);
   });
 });

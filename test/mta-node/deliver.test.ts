@@ -2,12 +2,20 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { authenticate } from 'mailauth';
-import { deliverJob, resultFromError, remoteId } from '../../mta-node/deliver.ts';
+import { deliverJob as deliverOrRelease, resultFromError, remoteId } from '../../mta-node/deliver.ts';
 import { DkimSignerPool, normalizeLineEnds } from '../../mta-node/dkim.ts';
 import { MxResolver } from '../../mta-node/mx.ts';
 import { SmtpPools, type SmtpTimeouts } from '../../mta-node/smtp-pool.ts';
 import type { SourceIp } from '../../shared/protocol.ts';
 import { RAW, dkimKey, job, selfSignedCert, smtpError, startSink } from './helpers.ts';
+import type { DeliveryResult } from '../../shared/protocol.ts';
+
+/** These tests never bound the wait for a session, so every job is started (never given back). */
+async function deliverJob(...args: Parameters<typeof deliverOrRelease>): Promise<DeliveryResult | null> {
+  const r = await deliverOrRelease(...args);
+  assert.ok(r === null || !('release' in r), 'the job was started');
+  return r as DeliveryResult | null;
+}
 
 const SOURCE: SourceIp = { address: '127.0.0.1', pool: 'default', ehlo: 'mta1.sender.test' };
 const FAST: SmtpTimeouts = { connectMs: 1_000, greetingMs: 300, commandMs: 1_000, dataMs: 2_000 };
@@ -25,7 +33,7 @@ for (const algorithm of ['rsa-sha256', 'ed25519-sha256'] as const) {
     const signer = new DkimSignerPool({ size: 1 });
     try {
       const { key, txt } = dkimKey(algorithm);
-      const j = job({ dkimDomain: key.domain });
+      const j = job({ dkimDomain: key.domain, dkimKeyId: key.keyId });
       const signed = Buffer.from(await signer.sign(RAW, key));
       const result = await deliverJob(j, signed, SOURCE, opts);
       assert.ok(result);

@@ -85,12 +85,12 @@ export function dkimKey(algorithm: 'rsa-sha256' | 'ed25519-sha256', domain = 'se
   if (algorithm === 'rsa-sha256') {
     const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const p = publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
-    return { key: { domain, selector, algorithm, privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() }, txt: `v=DKIM1; k=rsa; p=${p}` };
+    return { key: { keyId: `ten_test:${domain}:${selector}`, domain, selector, algorithm, privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() }, txt: `v=DKIM1; k=rsa; p=${p}` };
   }
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
   // RFC 8463 §4.2: p= is the raw 32-byte Ed25519 public key.
   const p = publicKey.export({ type: 'spki', format: 'der' }).subarray(-32).toString('base64');
-  return { key: { domain, selector, algorithm, privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() }, txt: `v=DKIM1; k=ed25519; p=${p}` };
+  return { key: { keyId: `ten_test:${domain}:${selector}`, domain, selector, algorithm, privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() }, txt: `v=DKIM1; k=ed25519; p=${p}` };
 }
 
 let seq = 0;
@@ -110,6 +110,7 @@ export function job(overrides: Partial<LeasedJob> = {}): LeasedJob {
     lane: 'transactional',
     attempt: 1,
     dkimDomain: null,
+    dkimKeyId: null,
     requireTls: false,
     leaseExpiresAt: Date.now() + 60_000,
     ...overrides,

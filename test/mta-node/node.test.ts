@@ -47,7 +47,7 @@ test('lease flow: hello with bearer token, welcome, pull, lease, signed delivery
     const pull = (await hub.next('pull')) as Extract<NodeToHub, { type: 'pull' }>;
     assert.equal(pull.credits, 8);
     const { key } = dkimKey('ed25519-sha256');
-    const jobs = [job({ dkimDomain: key.domain }), job({ dkimDomain: key.domain }), job({ dkimDomain: key.domain })];
+    const jobs = [job({ dkimDomain: key.domain, dkimKeyId: key.keyId }), job({ dkimDomain: key.domain, dkimKeyId: key.keyId }), job({ dkimDomain: key.domain, dkimKeyId: key.keyId })];
     lease(hub, jobs, [key]);
     await hub.next('heartbeat', (f) => f.type === 'heartbeat' && f.leaseIds.length > 0);
     await until(() => resultsOf(hub).length === 3, 3_000, 'three results');

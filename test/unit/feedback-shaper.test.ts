@@ -15,7 +15,7 @@ test('complaints over the rate above the minimum volume put the pool and the sen
   for (let i = 0; i < 9; i++) assert.deepEqual(s.observe(job(), 'delivered', null, '127.0.0.1', t), []);
   assert.deepEqual(s.complaint(job(), t + 1), [], 'nine sends are under the minimum volume');
   const events = s.observe(job(), 'delivered', null, '127.0.0.1', t + 2);
-  assert.deepEqual(events.map((e) => [e.scope, e.key, e.from, e.to]), [['pool', 'default', 'closed', 'slow_start'], ['domain', 'example.com', 'closed', 'slow_start']]);
+  assert.deepEqual(events.map((e) => [e.scope, e.key, e.from, e.to]), [['pool', 'default', 'closed', 'slow_start'], ['domain', 't1|example.com', 'closed', 'slow_start']]);
   assert.match(events[0].reason, /complaint rate 10\.00% > 5\.00%/);
 });
 

@@ -274,7 +274,7 @@ function claimed(i: number, provider = 'gmail'): ClaimedJob {
   return {
     id: `job_${i}`, messageId: `msg_${i}`, tenantId: 'default', recipient: `u${i}@gmail.com`, recipientKind: 'to', domain: 'gmail.com', senderDomain: 'example.com',
     provider, pool: 'default', lane: 'lifecycle', region: null, dedupKey: `d${i}`, state: 'leased', attempts: 1, nextAttemptAt: T0, leaseId: `l${i}`, leaseOwner: 'n',
-    leaseExpiresAt: T0 + 60_000, lastReply: null, lastClass: null, createdAt: T0, updatedAt: T0, finishedAt: null, returnPathDomain: 'example.com', dkimDomain: 'example.com', constraints: null,
+    leaseExpiresAt: T0 + 60_000, lastReply: null, lastClass: null, createdAt: T0, updatedAt: T0, finishedAt: null, returnPathDomain: 'example.com', dkimDomain: 'example.com', dkimKeyId: 'default:example.com:s1', constraints: null,
   };
 }
 

@@ -13,7 +13,7 @@ import { parseRate } from '../../../shared/policy/units.ts';
 import { isIPv4, isInWindow, nextWindowOpen, WEEKDAYS, type SendWindow } from '../../../shared/policy/constraints.ts';
 import type { LanePolicy } from '../../../shared/policy/defaults.ts';
 import type { WarmupGate, WarmupHold } from '../warmup.ts';
-import type { Refusal } from './policy-event.ts';
+import { domainBreakerKey, type Refusal } from './policy-event.ts';
 import { destinationOf, providerOfDestination, type ReputationState } from './reputation-state.ts';
 
 /** The tenant's resolved policy for a lane and sender domain (edge/services/policy.ts). */
@@ -75,7 +75,7 @@ export async function laneBudgets(counters: Counters, lanePolicy: LanePolicyLook
     const policy = await lanePolicy({ tenantId, lane: lane as Lane, domain: senderDomain }, now);
     const budgets: Array<{ bucket: string; rate: string | null; burst?: number; limit: string; what: string }> = [
       { bucket: `shape:tenant:${tenantId}:${lane}`, rate: policy.tenantRate, burst: policy.outreach?.batchSize, limit: `tenant:${tenantId}:${lane}`, what: `tenant ${tenantId}'s ${lane} budget` },
-      { bucket: `shape:sender:${senderDomain}:${lane}`, rate: policy.senderDomainRate, limit: `sender_domain:${senderDomain}:${lane}`, what: `sender domain ${senderDomain}'s ${lane} budget` },
+      { bucket: `shape:sender:${tenantId}:${senderDomain}:${lane}`, rate: policy.senderDomainRate, limit: `sender_domain:${senderDomain}:${lane}`, what: `sender domain ${senderDomain}'s ${lane} budget` },
     ];
     let allowed = group.length;
     for (const b of budgets) {
@@ -162,7 +162,7 @@ export class Admission {
         refused.push(held);
         continue;
       }
-      const g = `${destinationOf(job)}|${job.pool}|${job.senderDomain}`;
+      const g = `${destinationOf(job)}|${job.pool}|${job.tenantId}|${job.senderDomain}`;
       groups.set(g, [...(groups.get(g) ?? []), job]);
     }
     // One group's failure (a bad policy, a counter error) holds that group only, not the claim.
@@ -186,24 +186,24 @@ export class Admission {
     }
     const paused = this.o.reputation.outreach.hold(job, now);
     if (paused) return paused;
-    for (const key of [`pool:${job.pool}`, `domain:${job.senderDomain}`]) {
+    for (const [key, what] of [[`pool:${job.pool}`, `pool ${job.pool}`], [domainBreakerKey(job.tenantId, job.senderDomain), `sender domain ${job.senderDomain}`]]) {
       const b = this.o.reputation.breakers.get(key, now);
-      if (b.state === 'open') return { job, retryAt: b.openUntil ?? now + 60_000, limit: `breaker:${key}`, reason: `${key.replace(':', ' ')} is paused by its circuit breaker` };
+      if (b.state === 'open') return { job, retryAt: b.openUntil ?? now + 60_000, limit: `breaker:${key}`, reason: `${what} is paused by its circuit breaker` };
     }
     // A pool in warm-up: no budget is spent on a job its plan holds anyway.
     const warm = this.o.warmup?.check(job, null, now);
     return warm ? { job, ...warm } : null;
   }
 
-  /** One (destination, pool, sender domain) group: lane budgets, the pool's bucket, then an IP each. */
+  /** One (destination, pool, tenant, sender domain) group: lane budgets, the pool's bucket, then an IP each. */
   private async admitGroup(key: string, all: ClaimedJob[], ipsByPool: Map<string, string[]>, now: number, granted: Grant[], refused: Refusal[]) {
-    const [destination, pool, senderDomain] = key.split('|');
+    const [destination, pool, tenantId, senderDomain] = key.split('|');
     const lane = await laneBudgets(this.o.counters, this.o.lanePolicy, all, now);
     refused.push(...lane.refused);
     const group = lane.pass;
     if (group.length === 0) return;
     const provider = providerOfDestination(destination);
-    const { ratePerSec, limitedBy } = this.o.reputation.rateFor(destination, pool, senderDomain, now);
+    const { ratePerSec, limitedBy } = this.o.reputation.rateFor(destination, pool, tenantId, senderDomain, now);
     const taken = await takeUpTo(this.o.counters, `shape:pool:${destination}:${pool}`, group.length, ratePerSec);
     // The bucket refills a token every 1/rate s: held-back jobs are spaced at that pace from the
     // next token on. (Holding them all until the whole group could go left the bucket idle

@@ -1,5 +1,5 @@
 /**
- * The circuit breakers of one shaper, by key: `pool:<name>`, `domain:<sender domain>` and the
+ * The circuit breakers of one shaper, by key: `pool:<name>`, `domain:<tenant>|<sender domain>` and the
  * outreach pause's `outreach:<tenant>[|<sender domain>]`. The transitions are the pure functions
  * of shared/policy/breaker.ts; this book keeps their state and turns their events into policy
  * events. Which thresholds a key runs on, and how its events read, is the scheme's business (the

@@ -25,6 +25,21 @@ export function splitScopedKey(key: string): [string, string] {
 }
 
 /**
+ * A sender domain's breaker key, `domain:<tenant>|<domain>`: per sending-domain record, since
+ * two tenants may register the same name and neither may move (or see) the other's breaker.
+ */
+export function domainBreakerKey(tenantId: string, domain: string): string {
+  return `domain:${tenantId}|${domain}`;
+}
+
+/** A domain-scope key (`<tenant>|<domain>`) in parts; null for one that names no tenant (stored before breakers were per tenant). */
+export function splitDomainKey(key: string): { tenantId: string; domain: string } | null {
+  const at = key.indexOf('|');
+  if (at <= 0 || at === key.length - 1) return null;
+  return { tenantId: key.slice(0, at), domain: key.slice(at + 1) };
+}
+
+/**
  * A breaker transition as stored. The scope is the breaker key's prefix; outreach breakers are
  * reworded by the outreach pause (./outreach-pause.ts) before they leave.
  */

@@ -14,7 +14,7 @@ import type { OutreachPauseRule } from '../../ports/lease-hub.ts';
 import type { WarmupGate } from '../warmup.ts';
 import { BreakerBook } from './breakers.ts';
 import { OutreachPause, OutreachRules } from './outreach-pause.ts';
-import { splitScopedKey, type PolicyEvent } from './policy-event.ts';
+import { domainBreakerKey, splitDomainKey, splitScopedKey, type PolicyEvent } from './policy-event.ts';
 import { policyEvent } from '../../../shared/events/index.ts';
 
 /**
@@ -30,7 +30,7 @@ export const providerOfDestination = (destination: string) => destination.split(
 /** How long a block reply keeps a source IP away from that provider. */
 const SUSPEND_MS = 90 * 60_000;
 
-type ObservedJob = { provider: string; domain: string; pool: string; senderDomain: string; lane?: string; tenantId?: string };
+type ObservedJob = { provider: string; domain: string; pool: string; senderDomain: string; lane?: string; tenantId: string };
 type Outcome = 'delivered' | 'deferred' | 'bounced';
 type Signal = ReturnType<typeof signalOf>;
 
@@ -75,13 +75,13 @@ export class ReputationState {
     return s;
   }
 
-  /** The rate a (provider, pool) may send at now: the tightest of table, AIMD and breakers. */
-  rateFor(destination: string, pool: string, fromDomain: string, now: number): { ratePerSec: number; limitedBy: string } {
+  /** The rate a (provider, pool) may send at now for a tenant's sender domain: the tightest of table, AIMD and breakers. */
+  rateFor(destination: string, pool: string, tenantId: string, fromDomain: string, now: number): { ratePerSec: number; limitedBy: string } {
     const candidates: Array<[number, string]> = [
       [this.tableRate(destination), `provider table rate for ${destination}`],
       [this.aimd(`${destination}|${pool}`, now).ratePerSec, `adaptive rate for ${destination} on pool ${pool}`],
       [this.breakers.rateLimit(`pool:${pool}`, now), `circuit breaker of pool ${pool}`],
-      [this.breakers.rateLimit(`domain:${fromDomain}`, now), `circuit breaker of sender domain ${fromDomain}`],
+      [this.breakers.rateLimit(domainBreakerKey(tenantId, fromDomain), now), `circuit breaker of sender domain ${fromDomain}`],
     ];
     const [ratePerSec, limitedBy] = candidates.reduce((a, b) => (b[0] < a[0] ? b : a));
     return { ratePerSec, limitedBy };
@@ -105,7 +105,7 @@ export class ReputationState {
       blocked: signal === 'block' ? 1 : 0,
     };
     this.warmup?.observe(job, sourceIp, counts);
-    for (const key of [`pool:${job.pool}`, `domain:${job.senderDomain}`]) events.push(...this.observeBreaker(key, counts, c, now));
+    for (const key of [`pool:${job.pool}`, domainBreakerKey(job.tenantId, job.senderDomain)]) events.push(...this.observeBreaker(key, counts, c, now));
     if (c?.poolAction === 'suspend_ip_for_provider' && sourceIp) {
       const until = now + SUSPEND_MS;
       this.suspended.set(`${job.provider}|${sourceIp}`, { until, reason: c.rule });
@@ -154,7 +154,7 @@ export class ReputationState {
    * in the tenant's and the sender domain's outreach pause.
    */
   complaint(
-    job: { pool: string; senderDomain: string; lane?: string; tenantId?: string; provider?: string },
+    job: { pool: string; senderDomain: string; lane?: string; tenantId: string; provider?: string },
     now: number,
     outreach?: { tenant: OutreachPauseRule; domain: OutreachPauseRule },
   ): PolicyEvent[] {
@@ -164,12 +164,12 @@ export class ReputationState {
   }
 
   /** A bounce that arrived after delivery (a DSN): the send was counted when it was accepted. */
-  bounce(job: { pool: string; senderDomain: string }, now: number): PolicyEvent[] {
+  bounce(job: { pool: string; senderDomain: string; tenantId: string }, now: number): PolicyEvent[] {
     return this.recordPoolAndDomain(job, { bounced: 1 }, now);
   }
 
-  private recordPoolAndDomain(job: { pool: string; senderDomain: string }, counts: { complained?: number; bounced?: number }, now: number): PolicyEvent[] {
-    return [`pool:${job.pool}`, `domain:${job.senderDomain}`].flatMap((key) => this.breakers.record(key, counts, now));
+  private recordPoolAndDomain(job: { pool: string; senderDomain: string; tenantId: string }, counts: { complained?: number; bounced?: number }, now: number): PolicyEvent[] {
+    return [`pool:${job.pool}`, domainBreakerKey(job.tenantId, job.senderDomain)].flatMap((key) => this.breakers.record(key, counts, now));
   }
 
   /** Time-driven breaker moves (cool-down over, slow-start doubling). */
@@ -177,7 +177,7 @@ export class ReputationState {
     return this.breakers.tick(now);
   }
 
-  /** Test and operator hook: force a breaker (e.g. pause a pool by hand). */
+  /** Test and operator hook: force a breaker (e.g. pause a pool by hand); a domain's key is `<tenant>|<domain>`. */
   force(scope: 'pool' | 'domain', key: string, to: 'closed' | 'slow_start' | 'open', reason: string, now: number): PolicyEvent[] {
     return this.breakers.force(`${scope}:${key}`, to, reason, now);
   }
@@ -187,7 +187,9 @@ export class ReputationState {
     return {
       breakers: [...this.breakers.entries()].map(([key, b]) => {
         const [scope, name] = splitScopedKey(key);
-        return { scope, key: name, state: b.state, since: new Date(b.since).toISOString(), rate_per_min: allowedRate(b, cfg) * 60, open_until: b.openUntil ? new Date(b.openUntil).toISOString() : null };
+        // A sender domain's breaker is its tenant's: both are shown, as the key reads `<tenant>|<domain>`.
+        const owner = scope === 'domain' ? splitDomainKey(name) : null;
+        return { scope, key: name, ...(owner ? { tenant: owner.tenantId, domain: owner.domain } : {}), state: b.state, since: new Date(b.since).toISOString(), rate_per_min: allowedRate(b, cfg) * 60, open_until: b.openUntil ? new Date(b.openUntil).toISOString() : null };
       }),
       rates: [...this.rates].map(([key, s]) => {
         const [destination, pool] = key.split('|');
@@ -213,6 +215,9 @@ export class ReputationState {
       seen.add(id);
       const data = (e.data ?? {}) as { rate_per_min?: number; open_until?: number };
       if (e.type === 'breaker' && (e.toState === 'open' || e.toState === 'slow_start')) {
+        // A domain breaker stored before breakers were per tenant names no tenant: it cannot be
+        // told whose it was, and resuming it for every holder of the name is the bug it had.
+        if (e.scope === 'domain' && !splitDomainKey(e.key)) continue;
         this.breakers.resume(`${e.scope}:${e.key}`, e.toState, e.at, data);
       } else if (e.type === 'rate' && e.scope === 'provider_pool' && e.toState && now - e.at < this.aimdCfg.increaseIntervalMs * 10) {
         const perMin = Number.parseFloat(e.toState);

@@ -11,6 +11,7 @@ import { guardedUpdater } from '../rows.ts';
 import { chunks, INSERT_CHUNK, type PostlaneDb } from './db.ts';
 import { messageEvent } from '../../../shared/events/index.ts';
 import { LANES } from '../../../shared/lanes.ts';
+import { dkimKeyIdOf } from '../../../shared/protocol.ts';
 
 /** Service order of shared/lanes.ts as SQL: `CASE lane WHEN 'transactional' THEN 0 … ELSE <last> END` (an unknown lane goes last). */
 const LANE_ORDER = sql`CASE ${deliveryJobs.lane} ${sql.raw(LANES.slice(0, -1).map((lane, i) => `WHEN '${lane}' THEN ${i}`).join(' '))} ELSE ${sql.raw(String(LANES.length - 1))} END`;
@@ -79,14 +80,16 @@ export class LibsqlLeases implements LeaseStore {
     if (claimed.length === 0) return [];
     const messageIds = [...new Set(claimed.map((j) => j.messageId))];
     const meta = await this.db
-      .select({ id: messages.id, fromDomain: messages.fromDomain, constraints: messages.constraints, returnPathDomain: sendingDomains.returnPathDomain, dkimDomain: sendingDomains.domain })
+      .select({ id: messages.id, fromDomain: messages.fromDomain, constraints: messages.constraints, returnPathDomain: sendingDomains.returnPathDomain, dkimDomain: sendingDomains.domain, dkimTenantId: sendingDomains.tenantId, dkimSelector: sendingDomains.dkimSelector })
       .from(messages)
       .leftJoin(sendingDomains, and(eq(sendingDomains.tenantId, messages.tenantId), eq(sendingDomains.domain, messages.fromDomain)))
       .where(inArray(messages.id, messageIds));
     const byId = new Map(meta.map((m) => [m.id, m]));
     return claimed.map((job) => {
       const m = byId.get(job.messageId);
-      return { ...job, returnPathDomain: m?.returnPathDomain ?? m?.fromDomain ?? null, dkimDomain: m?.dkimDomain ?? null, constraints: m?.constraints ?? null };
+      // The key is the message's own tenant's record of the domain: another tenant may hold the same name.
+      const dkimKeyId = m?.dkimDomain && m.dkimTenantId && m.dkimSelector ? dkimKeyIdOf({ tenantId: m.dkimTenantId, domain: m.dkimDomain, selector: m.dkimSelector }) : null;
+      return { ...job, returnPathDomain: m?.returnPathDomain ?? m?.fromDomain ?? null, dkimDomain: dkimKeyId ? m!.dkimDomain : null, dkimKeyId, constraints: m?.constraints ?? null };
     });
   }
 
@@ -158,6 +161,7 @@ export class LibsqlLeases implements LeaseStore {
           sql`${deliveryJobs.nextAttemptAt} > ${now}`,
           held.pool ? eq(deliveryJobs.pool, held.pool) : undefined,
           held.senderDomain ? eq(deliveryJobs.senderDomain, held.senderDomain) : undefined,
+          held.tenantId ? eq(deliveryJobs.tenantId, held.tenantId) : undefined,
         ),
       );
     return r.rowsAffected;
@@ -196,6 +200,32 @@ export class LibsqlLeases implements LeaseStore {
       ),
     );
     return expired.length;
+  }
+
+  async releaseLeases(nodeId: string, leases: Array<{ jobId: string; leaseId: string }>, nextAttemptAt: number, reason: string, now: number) {
+    const released: Array<{ id: string; messageId: string; leaseId: string }> = [];
+    for (const part of chunks(leases, 300)) {
+      const pairs = sql.join(part.map((l) => sql`(${l.jobId}, ${l.leaseId})`), sql`, `);
+      // The claim counted an attempt; a lease given back unstarted was none.
+      const rows = await this.db.all<{ id: string; message_id: string }>(sql`
+        UPDATE delivery_jobs SET state = 'queued', lease_id = NULL, lease_owner = NULL, lease_expires_at = NULL,
+          attempts = MAX(attempts - 1, 0), next_attempt_at = ${nextAttemptAt}, updated_at = ${Date.now()}
+        WHERE state = 'leased' AND lease_owner = ${nodeId} AND (id, lease_id) IN (VALUES ${pairs})
+        RETURNING id, message_id`);
+      const leaseOf = new Map(part.map((l) => [l.jobId, l.leaseId]));
+      released.push(...rows.map((r) => ({ id: r.id, messageId: r.message_id, leaseId: leaseOf.get(r.id)! })));
+    }
+    await this.writes.appendEvents(
+      released.map((job) =>
+        messageEvent('lease_released', {
+          messageId: job.messageId,
+          jobId: job.id,
+          at: now,
+          data: { node: nodeId, lease_id: job.leaseId, reason, next_attempt_at: new Date(nextAttemptAt).toISOString() },
+        }),
+      ),
+    );
+    return released.map((j) => j.id);
   }
 
   async readyJobsOutside(regions: string[], now: number, limit: number) {
