@@ -16,6 +16,7 @@ import { Shaper, type ShaperOptions } from './hub/shaping.ts';
 import { WarmupGate } from './hub/warmup.ts';
 import { policyFor } from './services/policy.ts';
 import { appConfig, retryOverride, type Settings } from './settings.ts';
+import { classifierFor } from '../shared/policy/classifier.ts';
 import type { AppDeps } from './ports/app.ts';
 import type { Counters } from './ports/counters.ts';
 import type { LeaseHubPort } from './ports/lease-hub.ts';
@@ -68,8 +69,10 @@ const NO_REPUTATION = { breakers: [], rates: [], suspended_ips: [] };
 
 export function composeHub(settings: Settings, b: HubBindings): ComposedHub {
   // Warm-ups of pools and IPs, enforced by the Shaper; counts written back on the hub's tick.
-  const warmup = new WarmupGate({ store: b.store, logger: b.logger.child({ svc: 'warmup' }) });
+  const warmup = new WarmupGate({ store: b.store, logger: b.logger.child({ component: 'warmup' }) });
   const own: PolicyHolder = { store: b.store };
+  // The policy in force: a bench's or test's table, else the operator's (settings), else the shipped one.
+  const policy = (b.shaping ? b.shaping.policy : undefined) ?? settings.shapingPolicy;
   const shaper =
     b.shaping === false
       ? null
@@ -84,11 +87,13 @@ export function composeHub(settings: Settings, b: HubBindings): ComposedHub {
     ...(shaper ? { shaper } : {}),
     store: b.store,
     secrets: b.secrets,
-    logger: b.logger.child({ svc: 'hub' }),
+    logger: b.logger.child({ component: 'hub' }),
     metrics: b.metrics,
     leaseTtlMs: settings.POSTLANE_LEASE_TTL_MS,
     heartbeatMs: settings.POSTLANE_HEARTBEAT_MS,
     retryOverride: retryOverride(settings),
+    // Its reply rules and retry schedules classify every result, on both runtimes.
+    classifier: classifierFor(policy),
     ...(b.connectedRegions ? { connectedRegions: b.connectedRegions } : {}),
   });
   return { hub, shaper, warmup, tickMs: settings.POSTLANE_HUB_TICK_MS };
