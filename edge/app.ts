@@ -23,6 +23,8 @@ import { registerPolicies } from './routes/policies.ts';
 import { registerWarmups } from './routes/warmups.ts';
 import { registerInbound } from './routes/inbound.ts';
 import { registerSuppressions } from './routes/suppressions.ts';
+import { registerWebhooks } from './routes/webhooks.ts';
+import { registerWebhookDeadLetters } from './routes/webhook-dead-letters.ts';
 
 export const API_VERSION = '0.1.0';
 /** A batch carries up to 1,000 messages; its body may be this many times one message's limit. */
@@ -98,6 +100,8 @@ export function createApp(deps: AppDeps, options: AppOptions = {}) {
   registerWarmups(app);
   registerInbound(app);
   registerSuppressions(app);
+  registerWebhooks(app);
+  registerWebhookDeadLetters(app);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
   app.doc31('/openapi.json', {

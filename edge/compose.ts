@@ -21,6 +21,7 @@ import type { AppDeps } from './ports/app.ts';
 import type { Counters } from './ports/counters.ts';
 import type { LeaseHubPort } from './ports/lease-hub.ts';
 import type { MailDomains } from './ports/mail-domains.ts';
+import type { DnsRecords } from './ports/dns-records.ts';
 import type { Secrets } from './ports/secrets.ts';
 import type { Store } from './ports/store.ts';
 import type { Logger } from './logger.ts';
@@ -119,6 +120,8 @@ export interface AppBindings extends RuntimeBindings {
   hub: LeaseHubPort;
   /** Recipient-domain checks at accept; absent: not checked. */
   mailDomains?: MailDomains;
+  /** Sending-domain verification lookups; absent: domains cannot be verified. */
+  dnsRecords?: DnsRecords;
   /** A provider table that replaces the settings' (bench and tests, with `shaping.policy`). */
   shapingPolicy?: Settings['shapingPolicy'];
 }
@@ -132,12 +135,14 @@ export function composeApp(settings: Settings, b: AppBindings): AppDeps {
     logger: b.logger,
     metrics: b.metrics,
     ...(b.mailDomains ? { mailDomains: b.mailDomains } : {}),
+    ...(b.dnsRecords ? { dnsRecords: b.dnsRecords } : {}),
     config: appConfig(settings, { shapingPolicy: b.shapingPolicy }),
   };
 }
 
 export interface EdgeBindings extends RuntimeBindings {
   mailDomains?: MailDomains;
+  dnsRecords?: DnsRecords;
   shaping?: HubBindings['shaping'];
 }
 

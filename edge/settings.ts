@@ -13,6 +13,7 @@ import { z } from 'zod';
 import { parseRate } from '../shared/policy/units.ts';
 import { loadShapingPolicy, type ShapingPolicy } from '../shared/policy/providers.ts';
 import { fromBase64 } from '../shared/ids.ts';
+import { parseCidr } from './webhooks/ssrf.ts';
 import type { AppConfig } from './ports/app.ts';
 
 export type Runtime = 'node' | 'worker';
@@ -87,6 +88,12 @@ const list = (item: z.ZodType<string, string>) =>
 /** The embedded node's `--ip` syntax; the address itself is checked by mta-node/config.ts. */
 const sourceIp = z.string().regex(/^[^=\s]+=[^=\s]+(=[^=\s]+)?$/, { error: (issue) => `"${issue.input}" must be ADDR=POOL[=EHLO]` });
 const resolverAddress = z.string().regex(/^[A-Za-z0-9.:[\]-]+$/, { error: (issue) => `"${issue.input}" must be host[:port]` });
+
+const hostName = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .regex(/^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$/, { error: (issue) => `"${issue.input}" must be a host name like spf.example.net` });
 
 const REGION_RE = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 const region = z.string().regex(REGION_RE, 'must be lowercase letters, digits, - or _ (at most 64)');
@@ -180,6 +187,12 @@ export const SettingsSchema = z.object({
   /** Workers: write transactions one isolate sends to libSQL at once (durable/write-gate.ts). */
   POSTLANE_STORE_WRITE_CONCURRENCY: setting(int(1).default(1), { runtimes: WORKER }),
   POSTLANE_REQUIRE_VERIFIED_DOMAIN: setting(bool.default(false), { runtimes: BOTH }),
+  /** The platform's SPF domain: SPF advice is `include:` of it; unset, `ip4:`/`ip6:` of the nodes' IPs. */
+  POSTLANE_SPF_INCLUDE: setting(hostName.optional(), { runtimes: BOTH }),
+  /** The host the return path's MX points at (bounces and DSNs come back there); unset, no MX is advised. */
+  POSTLANE_INTAKE_HOST: setting(hostName.optional(), { runtimes: BOTH }),
+  /** Node: how often every sending domain's DNS records are checked again. */
+  POSTLANE_DOMAIN_CHECK_MS: setting(int(1000).default(3_600_000), { runtimes: NODE }),
 
   /** Overrides of the provider shaping table as a JSON document. */
   POSTLANE_SHAPING_POLICY: setting(shapingJson.optional(), { runtimes: BOTH }),
@@ -189,6 +202,21 @@ export const SettingsSchema = z.object({
   POSTLANE_DNS_SERVERS: setting(list(resolverAddress).optional(), { runtimes: NODE }),
   /** Workers: DNS-over-HTTPS (JSON API) for that check; `off` skips the MX check. */
   POSTLANE_DOH_URL: setting(z.union([z.literal('off'), z.url({ error: 'must be a URL or off' })]).default('https://cloudflare-dns.com/dns-query'), { runtimes: WORKER }),
+
+  // Webhooks (edge/webhooks/): the Node edge's sender. Not wired on Workers yet.
+  /** CIDRs a webhook URL may resolve to although private or loopback (e.g. 127.0.0.1/32 in tests). */
+  POSTLANE_WEBHOOK_ALLOW: setting(list(z.string().refine((v) => parseCidr(v) !== null, { error: (issue) => `"${issue.input}" is not a CIDR (ADDR/BITS)` })).default([]), { runtimes: NODE }),
+  /** How long a delivery is retried before it becomes a dead letter; an endpoint failing this long is disabled. */
+  POSTLANE_WEBHOOK_RETRY_WINDOW_MS: setting(int(1000).default(86_400_000), { runtimes: NODE }),
+  /** Backoff bounds (full jitter): the first delay's cap and the largest. */
+  POSTLANE_WEBHOOK_RETRY_INITIAL_MS: setting(int(1).default(5000), { runtimes: NODE }),
+  POSTLANE_WEBHOOK_RETRY_MAX_MS: setting(int(1).default(3_600_000), { runtimes: NODE }),
+  /** Failed attempts in a row after which an endpoint is disabled. */
+  POSTLANE_WEBHOOK_DISABLE_AFTER: setting(int(1).default(100), { runtimes: NODE }),
+  /** Deliveries in flight per endpoint (different messages; one message's events go one at a time). */
+  POSTLANE_WEBHOOK_CONCURRENCY: setting(int(1, 256).default(8), { runtimes: NODE }),
+  /** How long the old secret still signs after a rotation. */
+  POSTLANE_WEBHOOK_SECRET_OVERLAP_MS: setting(int(0).default(86_400_000), { runtimes: NODE }),
 });
 
 export type SettingName = keyof typeof SettingsSchema.shape;
@@ -295,6 +323,7 @@ export function appConfig(settings: Settings, overrides: { shapingPolicy?: Shapi
     leaseTtlMs: settings.POSTLANE_LEASE_TTL_MS,
     heartbeatMs: settings.POSTLANE_HEARTBEAT_MS,
     requireVerifiedDomain: settings.POSTLANE_REQUIRE_VERIFIED_DOMAIN,
+    domainAuth: { spfInclude: settings.POSTLANE_SPF_INCLUDE ?? null, intakeHost: settings.POSTLANE_INTAKE_HOST ?? null },
     ...(shapingPolicy ? { shapingPolicy } : {}),
   };
 }

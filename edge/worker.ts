@@ -8,6 +8,7 @@
 import { createApp } from './app.ts';
 import { composeApp } from './compose.ts';
 import { dohMailDomains } from './adapters/doh-mail-domains.ts';
+import { dohDnsRecords } from './adapters/doh-dns-records.ts';
 import { memoryMetrics } from './metrics.ts';
 import { workerRuntime, type WorkerBindings } from './durable/env.ts';
 import { DurableCounters } from './durable/counters-client.ts';
@@ -33,6 +34,7 @@ async function bind(env: WorkerBindings): Promise<Bound> {
     hub: hubs,
     metrics: memoryMetrics(),
     ...(settings.POSTLANE_DOH_URL === 'off' ? {} : { mailDomains: dohMailDomains({ endpoint: settings.POSTLANE_DOH_URL }) }),
+    ...(settings.POSTLANE_DOH_URL === 'off' ? {} : { dnsRecords: dohDnsRecords({ endpoint: settings.POSTLANE_DOH_URL }) }),
   });
   return { app: createApp(deps), hubs };
 }

@@ -166,11 +166,23 @@ export const CreateDomainSchema = z
   .strict()
   .openapi('CreateDomain');
 
+export const DNS_RECORD_STATUSES = ['ok', 'missing', 'mismatch', 'error', 'skipped', 'unchecked'] as const;
+
 export const DnsRecordSchema = z.object({
+  /** dkim, ownership (decide verification); spf, dmarc, return_path; mta-sts (optional). */
   purpose: z.string(),
   type: z.string(),
   name: z.string(),
+  /** What to publish: for SPF the existing record with the platform's mechanism merged in. */
   value: z.string(),
+  /** Optional records are advice; verification needs dkim and ownership only. */
+  optional: z.boolean(),
+  /** As the last DNS check found it (`unchecked` before the first). */
+  status: z.enum(DNS_RECORD_STATUSES),
+  /** The record DNS holds now, when it holds one. */
+  found: z.string().nullable(),
+  /** The lookup error (SERVFAIL, timeout) or what to fix. */
+  note: z.string().optional(),
 });
 
 export const DomainViewSchema = z
@@ -182,9 +194,19 @@ export const DomainViewSchema = z
     dkim_algorithm: z.string(),
     return_path_domain: z.string(),
     created_at: z.string(),
+    /** When DNS was last checked (POST /v1/domains/:id/verify, or the schedule). */
+    checked_at: z.string().nullable(),
+    verified_at: z.string().nullable(),
+    /** Why the last check left the status as it was (a lookup failure, another tenant's claim). */
+    check_error: z.string().nullable(),
     dns_records: z.array(DnsRecordSchema),
   })
   .openapi('Domain');
+
+export const DomainDetailSchema = DomainViewSchema.extend({
+  /** Status changes, newest first. */
+  events: z.array(z.object({ from: z.string().nullable(), to: z.string().nullable(), reason: z.string(), at: z.string(), records: z.record(z.string(), z.string()).nullable() })),
+}).openapi('DomainDetail');
 
 export const CreateNodeTokenSchema = z
   .object({

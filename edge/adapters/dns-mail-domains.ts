@@ -17,17 +17,26 @@ export interface DnsMailDomainsOptions {
 export function dnsMailDomains(opts: DnsMailDomainsOptions = {}): MailDomains {
   const timeoutMs = opts.timeoutMs ?? 1_500;
   const resolver = new MxLookup({ dns: nodeDnsResolver({ servers: opts.servers, queryTimeoutMs: timeoutMs, tries: 1 }), negativeCacheMs: 5 * 60_000, maxCacheMs: 60 * 60_000 });
+  /** The lookup within the deadline; null past it. */
+  async function resolve(domain: string) {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), timeoutMs)));
+    try {
+      return await Promise.race([resolver.resolve(domain), late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
   return {
     async acceptsMail(domain) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const late = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), timeoutMs)));
-      try {
-        const res = await Promise.race([resolver.resolve(domain), late]);
-        if (res === null || res.kind === 'transient') return null;
-        return res.kind === 'ok';
-      } finally {
-        clearTimeout(timer);
-      }
+      const res = await resolve(domain);
+      if (res === null || res.kind === 'transient') return null;
+      return res.kind === 'ok';
+    },
+    async mxHosts(domain) {
+      const res = await resolve(domain);
+      if (res === null || res.kind === 'transient') return null;
+      return res.kind === 'ok' && res.route === 'mx' ? res.hosts.map((h) => h.host) : [];
     },
   };
 }

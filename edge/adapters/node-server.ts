@@ -29,6 +29,10 @@ import { MemoryCounters } from './memory-counters.ts';
 import { promMetrics } from './prom-metrics.ts';
 import type { Registry } from 'prom-client';
 import { dnsMailDomains } from './dns-mail-domains.ts';
+import { nodeDnsRecords } from './dns-resolver.ts';
+import { authTargets, recheckDue } from '../services/domain-check.ts';
+import type { AppDeps } from '../ports/app.ts';
+import { startWebhooks } from './webhooks-node.ts';
 import { authenticateNode, NODE_AUTH_RETRY_AFTER_SECONDS } from '../services/node-auth.ts';
 import type { Store, NodeTokenRecord } from '../ports/store.ts';
 import type { Logger } from '../logger.ts';
@@ -177,6 +181,29 @@ export function acceptNodeUpgrades(server: Server, opts: { store: Pick<Store, 'f
   return wss;
 }
 
+/**
+ * Every POSTLANE_DOMAIN_CHECK_MS, the sending domains not checked for that long are checked
+ * again (a tenth of the interval between rounds, so a large set spreads over the interval).
+ */
+function scheduleDomainChecks(deps: AppDeps, intervalMs: number): { stop(): void } {
+  let running = false;
+  const round = async () => {
+    if (running || !deps.dnsRecords) return;
+    running = true;
+    try {
+      const targets = await authTargets(deps);
+      await recheckDue({ store: deps.store, dns: deps.dnsRecords, logger: deps.logger }, targets, Date.now(), intervalMs);
+    } catch (err) {
+      deps.logger.warn({ err }, 'scheduled domain checks failed');
+    } finally {
+      running = false;
+    }
+  };
+  const timer = setInterval(round, Math.max(1_000, Math.floor(intervalMs / 10)));
+  timer.unref();
+  return { stop: () => clearInterval(timer) };
+}
+
 function listen(fetch: Parameters<typeof serve>[0]['fetch'], env: NodeEnv): Promise<Server> {
   return new Promise<Server>((resolveServer) => {
     const s = serve({ fetch, port: env.PORT, hostname: env.HOST }, () => resolveServer(s as Server));
@@ -200,10 +227,15 @@ export async function startEdge(env: NodeEnv, options: StartEdgeOptions = {}): P
     logger,
     metrics,
     mailDomains: dnsMailDomains({ servers: env.POSTLANE_DNS_SERVERS }),
+    dnsRecords: nodeDnsRecords({ servers: env.POSTLANE_DNS_SERVERS, queryTimeoutMs: 2_000, tries: 1 }),
     ...(options.noShaper ? { shaping: false as const } : options.shaper ? { shaping: options.shaper } : {}),
   });
   await hub.hub.restoreShaping();
   hub.hub.start(hub.tickMs);
+  const domainChecks = scheduleDomainChecks(deps, env.POSTLANE_DOMAIN_CHECK_MS);
+  // Webhooks: the fan-out over message_events and the sender (edge/webhooks/), in this process.
+  const webhooks = startWebhooks(env, deps);
+  deps.webhooks = webhooks.config;
 
   const app = createApp(deps, { runtime: [preloadNodeBodies(NODE_BODY_PRELOAD_BYTES)] });
   const server = await listen(app.fetch, env);
@@ -226,6 +258,8 @@ export async function startEdge(env: NodeEnv, options: StartEdgeOptions = {}): P
     metricsRegistry: metrics.registry,
     async close() {
       hub.hub.stop();
+      domainChecks.stop();
+      await webhooks.sender.stop();
       // Today's warm-up counts since the last tick, so a restart resumes where this one stopped.
       await hub.warmup.flush(Date.now()).catch((err) => logger.warn({ err }, 'warm-up counts not written at close'));
       for (const ws of wss.clients) ws.terminate();

@@ -91,8 +91,33 @@ export interface SendingDomainRecord {
   dkimPublicKey: string;
   /** Domain of the VERP return path (RFC 5321 MAIL FROM); bounces come back here. */
   returnPathDomain: string;
+  /** pending | verified | failed */
   status: string;
   createdAt: number;
+  /** This tenant's ownership token (`_postlane.<domain>` TXT `postlane-verify=<token>`). */
+  verifyToken: string | null;
+  /** The last DNS check (edge/services/domain-check.ts). */
+  checks: DomainChecks | null;
+  checkedAt: number | null;
+  verifiedAt: number | null;
+}
+
+/** The state of one DNS record a sending domain publishes, as the last check saw it. */
+export interface RecordCheck {
+  /** ok; missing (no record); mismatch (a record, not the right one); error (the lookup failed); skipped (not configured). */
+  status: 'ok' | 'missing' | 'mismatch' | 'error' | 'skipped';
+  /** What DNS holds (the relevant record), when it holds one. */
+  found?: string | null;
+  /** The lookup error code (ESERVFAIL, ETIMEOUT, …) when status is error. */
+  error?: string;
+}
+
+export type DomainRecordPurpose = 'dkim' | 'ownership' | 'spf' | 'dmarc' | 'return_path';
+
+export interface DomainChecks {
+  records: Record<DomainRecordPurpose, RecordCheck>;
+  /** Why the last check left the status as it was (a lookup failure, another tenant's claim). */
+  error: string | null;
 }
 
 /** An address a tenant must not send to again; the first reason stands. */

@@ -7,6 +7,7 @@ import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Secrets } from '../ports/secrets.ts';
 import type { Store } from '../ports/store.ts';
+import type { ClassifierTable } from '../../shared/policy/classifier.ts';
 import type { Shaper } from './shaping.ts';
 import type { TransitionContext } from './transitions.ts';
 
@@ -20,6 +21,11 @@ export interface HubOptions {
   now?: () => number;
   random?: () => number;
   retryOverride?: TransitionContext['retryOverride'];
+  /**
+   * The reply classifier of the shaping policy in force (`classifierFor(policy)`): the operator's
+   * reply rules and retry schedules decide each result's transition. Absent: the shipped table.
+   */
+  classifier?: ClassifierTable;
   /**
    * Regions with a connected node anywhere. Defaults to this hub's own sessions; a hub that
    * serves one region of several (a Durable Object per region) asks its peers.

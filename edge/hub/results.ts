@@ -41,7 +41,7 @@ export class ResultHandler {
     const jobs = await this.jobsOf(s, results);
     const ctx = { now, nodeId, random: this.opts.random, retryOverride: this.opts.retryOverride };
     const transition = (job: DeliveryJobRecord, r: DeliveryResult, guard: Guard) => {
-      const classification = classifyResult(job, r);
+      const classification = classifyResult(job, r, this.opts.classifier);
       return { r, job, classification, t: { ...transitionForResult(job, r, ctx, classification), ...guard } };
     };
 
@@ -80,7 +80,7 @@ export class ResultHandler {
       // Journal replays were observed when first reported; a stale result changed nothing.
       const policyEvents = [...live, ...expired].flatMap(({ r, job, classification }) => {
         if (!applied.has(r.jobId) || r.fromJournal) return [];
-        return shaper.observe(job, r.outcome, r.outcome === 'delivered' ? null : classification, r.sourceIp, now);
+        return shaper.observe(job, r.outcome, r.outcome === 'delivered' ? null : classification, r.sourceIp, now, r.reply);
       });
       await this.policyEvents.record(policyEvents);
     }

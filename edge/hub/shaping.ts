@@ -23,6 +23,7 @@ import { aimdConfig, DEFAULT_AIMD, type AimdConfig } from '../../shared/policy/a
 import { breakerConfig, type BreakerConfig } from '../../shared/policy/breaker.ts';
 import { DEFAULT_SHAPING_POLICY, shapingFor, type ShapingPolicy } from '../../shared/policy/providers.ts';
 import type { Classification } from '../../shared/policy/classifier.ts';
+import type { SmtpReply } from '../../shared/protocol.ts';
 import type { WarmupGate } from './warmup.ts';
 import { Admission, type LanePolicyLookup } from './shaping/admission.ts';
 import { ReputationState } from './shaping/reputation-state.ts';
@@ -46,7 +47,7 @@ export interface ShaperOptions {
   warmup?: WarmupGate;
 }
 
-/** AIMD adapts below the provider table's rate; its own ceiling is only a sanity bound. */
+/** AIMD starts at the provider table's rate and climbs to the provider's ceiling (reputation-state.ts); its own ceiling is only a sanity bound. */
 const AIMD_DEFAULTS = aimdConfig({ ...DEFAULT_AIMD, ceiling: '1000000/min' });
 
 export class Shaper {
@@ -109,9 +110,20 @@ export class Shaper {
     return this.admission.admit(jobs, ipsByPool, now);
   }
 
-  /** Feeds a result's classification into AIMD and the breakers; returns what changed. */
-  observe(job: { provider: string; domain: string; pool: string; senderDomain: string; lane?: string; tenantId: string }, outcome: 'delivered' | 'deferred' | 'bounced', c: Classification | null, sourceIp: string | null, now: number): PolicyEvent[] {
-    return this.reputation.observe(job, outcome, c, sourceIp, now);
+  /**
+   * Feeds a result's classification into AIMD and the breakers, and its reply into the
+   * provider's automation rules (suspend an IP, tighter shaping, pause a domain, alert, each for
+   * the rule's duration); returns what changed.
+   */
+  observe(
+    job: { provider: string; domain: string; pool: string; senderDomain: string; lane?: string; tenantId: string },
+    outcome: 'delivered' | 'deferred' | 'bounced',
+    c: Classification | null,
+    sourceIp: string | null,
+    now: number,
+    reply: SmtpReply | null = null,
+  ): PolicyEvent[] {
+    return this.reputation.observe(job, outcome, c, sourceIp, now, reply);
   }
 
   /** Time-driven breaker moves (cool-down over, slow-start doubling). */

@@ -7,7 +7,7 @@
 import type { DeliveryResult } from '../../shared/protocol.ts';
 import { formatSmtpReply } from '../../shared/smtp-reply.ts';
 import { planRetry, type RetrySchedule } from '../../shared/policy/retry.ts';
-import { classifyReply, type Classification } from '../../shared/policy/classifier.ts';
+import { classifyReply, type Classification, type ClassifierTable } from '../../shared/policy/classifier.ts';
 import type { JobTransition } from '../ports/store.ts';
 import type { DeliveryJobRecord } from '../domain/records.ts';
 import { messageEvent, type MessageEventData, type MessageEventType } from '../../shared/events/index.ts';
@@ -28,9 +28,12 @@ export function replyLine(result: DeliveryResult): string {
   return `${result.stage ?? 'ERROR'}: ${result.error ?? 'no reply'}`;
 }
 
-/** The reply's class with the provider table; the hub computes it once per result. */
-export function classifyResult(job: Pick<DeliveryJobRecord, 'provider'>, result: DeliveryResult): Classification {
-  return classifyReply(result.reply, { provider: job.provider, error: result.error, stage: result.stage });
+/**
+ * The reply's class with the provider table in force (the operator's merged records, else the
+ * shipped ones); the hub computes it once per result.
+ */
+export function classifyResult(job: Pick<DeliveryJobRecord, 'provider'>, result: DeliveryResult, table?: ClassifierTable): Classification {
+  return classifyReply(result.reply, { provider: job.provider, error: result.error, stage: result.stage }, table);
 }
 
 export function transitionForResult(

@@ -9,8 +9,10 @@ import type { Metrics } from '../metrics.ts';
 import type { Counters } from './counters.ts';
 import type { LeaseHubPort } from './lease-hub.ts';
 import type { MailDomains } from './mail-domains.ts';
+import type { DnsRecords } from './dns-records.ts';
 import type { Secrets } from './secrets.ts';
 import type { Store } from './store.ts';
+import type { WebhookConfig } from './webhooks.ts';
 
 export interface AppConfig {
   maxMessageBytes: number;
@@ -25,6 +27,13 @@ export interface AppConfig {
   heartbeatMs: number;
   /** Whether the from-domain must be DNS-verified, not only registered. */
   requireVerifiedDomain: boolean;
+  /** What the DNS records of a sending domain point at (absent: neither is set). */
+  domainAuth?: {
+    /** SPF advice is `include:<spfInclude>`; null: `ip4:`/`ip6:` of the connected nodes. */
+    spfInclude: string | null;
+    /** The return path's MX host; null: no MX advised, the return-path check is skipped. */
+    intakeHost: string | null;
+  };
   /**
    * The provider table in force (the shipped one with the operator's overrides): accept
    * assigns each recipient its provider from it, so a provider the operator adds is matched.
@@ -39,7 +48,11 @@ export interface AppDeps {
   secrets: Secrets;
   /** Recipient-domain checks at accept (outreach verification); absent: not checked. */
   mailDomains?: MailDomains;
+  /** Sending-domain verification lookups (TXT, MX, CNAME, A); absent: domains cannot be verified here. */
+  dnsRecords?: DnsRecords;
   config: AppConfig;
+  /** Webhook URL checks and secret overlap (Node); absent: only IP-literal URLs can be checked. */
+  webhooks?: WebhookConfig;
   logger: Logger;
   metrics: Metrics;
   now?: () => number;

@@ -5,4 +5,11 @@
  */
 export interface MailDomains {
   acceptsMail(domain: string): Promise<boolean | null>;
+  /**
+   * The domain's MX hosts, most preferred first (cached with the same answers): how accept
+   * recognises a custom domain hosted by a provider (Google Workspace, Microsoft 365) by the
+   * provider record's `mxSuffixes`. `[]` when it has none (implicit MX, null MX, NXDOMAIN); null
+   * when DNS could not say in time, and the recipient is then shaped by its domain alone.
+   */
+  mxHosts?(domain: string): Promise<string[] | null>;
 }

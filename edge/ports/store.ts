@@ -6,6 +6,7 @@
 import type { MessageListQuery, SUPPRESSION_REASONS } from '../../shared/api.ts';
 import type {
   DeliveryJobRecord,
+  DomainChecks,
   MessageEventRecord,
   MessageRecord,
   PolicyEventRecord,
@@ -14,6 +15,8 @@ import type {
   WarmupProviderState,
   WarmupRecord,
 } from '../domain/records.ts';
+
+import type { WebhookStore } from './webhooks.ts';
 
 /** Events get their id (their order) from the store. */
 export type NewMessageEvent = Omit<MessageEventRecord, 'id'>;
@@ -343,10 +346,35 @@ export interface SigningKeyRecord {
   privateKeyEnc: string;
 }
 
+/** One DNS check's outcome for a domain, written with its policy event (if the status moved). */
+export interface DomainCheckUpdate {
+  id: string;
+  tenantId: string;
+  /** Applies only while the row still has this status (a concurrent check wins otherwise). */
+  fromStatus: string;
+  status: string;
+  checks: DomainChecks;
+  checkedAt: number;
+  verifiedAt: number | null;
+  events: NewPolicyEvent[];
+}
+
 export interface DomainStore {
   createDomain(row: SendingDomainRecord): Promise<'created' | 'exists'>;
   listDomains(tenantId: string): Promise<SendingDomainRecord[]>;
   findDomain(tenantId: string, domain: string): Promise<SendingDomainRecord | null>;
+  getDomain(tenantId: string, id: string): Promise<SendingDomainRecord | null>;
+  /** The tenant holding this domain verified, if any (at most one: a unique index decides). */
+  verifiedOwner(domain: string): Promise<{ tenantId: string; id: string } | null>;
+  /**
+   * Saves a check: 'saved'; 'stale' when the row's status is no longer `fromStatus`; 'taken' when
+   * the update would verify a domain another tenant holds verified.
+   */
+  saveDomainCheck(update: DomainCheckUpdate): Promise<'saved' | 'stale' | 'taken'>;
+  /** Domains of every tenant last checked before a time (never-checked first), for the schedule. */
+  domainsDue(checkedBefore: number, limit: number): Promise<SendingDomainRecord[]>;
+  /** Sets the ownership token of a row that has none (rows from before verification); returns the token in force. */
+  ensureVerifyToken(id: string, token: string): Promise<string>;
   signingKeys(domains: Array<{ tenantId: string; domain: string }>): Promise<Array<SigningKeyRecord & { tenantId: string }>>;
 }
 
@@ -355,4 +383,4 @@ export interface StoreHealth {
   ping(): Promise<void>;
 }
 
-export type Store = StoreHealth & TenantStore & MessageStore & LeaseStore & PolicyStore & WarmupStore & SuppressionStore & DomainStore;
+export type Store = StoreHealth & TenantStore & MessageStore & LeaseStore & PolicyStore & WarmupStore & SuppressionStore & DomainStore & WebhookStore;

@@ -11,6 +11,7 @@ import { ApiError, invalid } from '../../shared/errors.ts';
 import { newId } from '../../shared/ids.ts';
 import type { NewMessage } from '../ports/store.ts';
 import type { SendingDomainRecord } from '../domain/records.ts';
+import { missingRequired } from './domains.ts';
 import { messageEvent } from '../../shared/events/index.ts';
 
 export interface AcceptContext {
@@ -19,6 +20,8 @@ export interface AcceptContext {
   maxMessageBytes: number;
   /** Registered sending domains of the tenant, by ASCII domain. */
   domain(domain: string): Promise<SendingDomainRecord | null>;
+  /** The tenant that holds a domain verified, if any: no other tenant may send as it. */
+  verifiedOwner?(domain: string): Promise<string | null>;
   /** Pools the tenant may use: shared ones and its own dedicated ones. */
   pools: Map<string, { tenantId: string | null }>;
   requireVerifiedDomain: boolean;
@@ -194,8 +197,21 @@ async function checkSendingDomain(from: Mailbox, ctx: AcceptContext, at: FieldNa
   if (!sendingDomain) {
     throw invalid(at('from'), `sending domain ${from.domain} is not registered for this tenant; add it with POST /v1/domains`);
   }
-  if (ctx.requireVerifiedDomain && sendingDomain.status !== 'verified') {
-    throw invalid(at('from'), `sending domain ${from.domain} is not verified yet (status ${sendingDomain.status})`);
+  if (sendingDomain.status === 'verified') return;
+  // Verified is exclusive (one tenant at a time), so only an unverified record needs the look.
+  const owner = ctx.verifiedOwner ? await ctx.verifiedOwner(from.domain) : null;
+  if (owner !== null && owner !== ctx.tenantId) {
+    throw invalid(
+      at('from'),
+      `sending domain ${from.domain} is verified by another tenant, so this tenant cannot send as it (its own record is ${sendingDomain.status}); use a domain this tenant controls`,
+    );
+  }
+  if (ctx.requireVerifiedDomain) {
+    const missing = missingRequired(sendingDomain);
+    throw invalid(
+      at('from'),
+      `sending domain ${from.domain} is not verified (status ${sendingDomain.status}): publish ${missing.join(' and ') || 'its DKIM and ownership records'}, then POST /v1/domains/${sendingDomain.id}/verify`,
+    );
   }
 }
 

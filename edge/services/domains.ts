@@ -5,8 +5,9 @@
  * can publish the next one beside the current.
  */
 import { base64 } from '../../shared/ids.ts';
-import type { SendingDomainRecord } from '../domain/records.ts';
+import type { DomainRecordPurpose, SendingDomainRecord } from '../domain/records.ts';
 import type { DomainView } from '../../shared/api.ts';
+import { mergeSpf, ownershipName, ownershipValue, spfMechanisms, type DomainAuthTargets } from './domain-check.ts';
 
 export interface DkimKeyPair {
   privateKeyPem: string;
@@ -42,24 +43,63 @@ export function selectorFor(date: Date): string {
   return `pl${date.toISOString().slice(0, 10).replace(/-/g, '')}`;
 }
 
-export function dnsRecords(row: SendingDomainRecord, sourceIps: string[]): DomainView['dns_records'] {
+type DnsRecord = DomainView['dns_records'][number];
+
+/**
+ * The records a tenant publishes, each with what the last check found. Only DKIM and the
+ * ownership token decide verification; SPF is a mechanism merged into the record DNS already has
+ * (RFC 7208 §3.2 allows one), DMARC keeps an existing policy; MTA-STS is optional advice. No
+ * record carries a value Postlane cannot know (no report mailbox, no logo URL): TLS-RPT and BIMI
+ * need the tenant's own, so they are not advised.
+ */
+export function dnsRecords(row: SendingDomainRecord, t: DomainAuthTargets): DnsRecord[] {
   const k = row.dkimAlgorithm === 'ed25519-sha256' ? 'ed25519' : 'rsa';
-  const spfIps = [...new Set(sourceIps)].map((ip) => (ip.includes(':') ? `ip6:${ip}` : `ip4:${ip}`));
-  const stsId = new Date(row.createdAt).toISOString().slice(0, 10).replace(/-/g, '');
-  return [
-    { purpose: 'dkim', type: 'TXT', name: `${row.dkimSelector}._domainkey.${row.domain}`, value: `v=DKIM1; k=${k}; p=${row.dkimPublicKey}` },
-    // SPF (RFC 7208) on the return-path domain, which is what MAIL FROM carries.
-    { purpose: 'spf', type: 'TXT', name: row.returnPathDomain, value: `v=spf1 ${[...spfIps, 'mx'].join(' ')} ~all` },
-    // DMARC (RFC 7489) starts at p=none, collecting reports before it is tightened.
-    { purpose: 'dmarc', type: 'TXT', name: `_dmarc.${row.domain}`, value: `v=DMARC1; p=none; rua=mailto:dmarc-reports@${row.domain}; adkim=r; aspf=r` },
-    // MTA-STS (RFC 8461 §3.1) and TLS reporting (RFC 8460 §3).
-    { purpose: 'mta-sts', type: 'TXT', name: `_mta-sts.${row.domain}`, value: `v=STSv1; id=${stsId}` },
-    { purpose: 'tls-rpt', type: 'TXT', name: `_smtp._tls.${row.domain}`, value: `v=TLSRPTv1; rua=mailto:tls-reports@${row.domain}` },
-    { purpose: 'bimi', type: 'TXT', name: `default._bimi.${row.domain}`, value: `v=BIMI1; l=https://${row.domain}/bimi/logo.svg; a=` },
+  const checked = row.checks?.records;
+  const state = (purpose: DomainRecordPurpose): Pick<DnsRecord, 'status' | 'found' | 'note'> => {
+    const c = checked?.[purpose];
+    if (!c) return { status: 'unchecked', found: null };
+    return { status: c.status, found: c.found ?? null, ...(c.error ? { note: c.error } : {}) };
+  };
+  const records: DnsRecord[] = [
+    { purpose: 'dkim', type: 'TXT', name: `${row.dkimSelector}._domainkey.${row.domain}`, value: `v=DKIM1; k=${k}; p=${row.dkimPublicKey}`, optional: false, ...state('dkim') },
+    // Proves this tenant controls the domain's DNS: per tenant, so no one else's record counts.
+    ...(row.verifyToken ? [{ purpose: 'ownership', type: 'TXT', name: ownershipName(row.domain), value: ownershipValue(row.verifyToken), optional: false, ...state('ownership') }] : []),
   ];
+  // SPF (RFC 7208) on the return-path domain, which is what MAIL FROM carries.
+  const mechanisms = spfMechanisms(t);
+  const spf = state('spf');
+  if (mechanisms.length) {
+    const single = spf.found && !spf.found.includes(' | ') ? spf.found : null;
+    records.push({
+      purpose: 'spf', type: 'TXT', name: row.returnPathDomain, value: mergeSpf(single, mechanisms), optional: false, ...spf,
+      ...(spf.note ? {} : { note: single ? `add ${mechanisms.join(' ')} to the existing record (the value is it, merged)` : `a new record; if ${row.returnPathDomain} already has one, add ${mechanisms.join(' ')} to it instead` }),
+    });
+  }
+  if (t.intakeHost && row.returnPathDomain !== row.domain) {
+    // Bounces and DSNs to the VERP return path come back to the platform's intake host.
+    records.push({ purpose: 'return_path', type: 'MX', name: row.returnPathDomain, value: `10 ${t.intakeHost}`, optional: false, ...state('return_path') });
+  }
+  // DMARC (RFC 7489): an existing policy stands; a new one starts at p=none, with no report address
+  // (rua=) since only the tenant knows a mailbox it reads.
+  const dmarc = state('dmarc');
+  records.push({ purpose: 'dmarc', type: 'TXT', name: `_dmarc.${row.domain}`, value: dmarc.status === 'ok' && dmarc.found ? dmarc.found : 'v=DMARC1; p=none; adkim=r; aspf=r', optional: false, ...dmarc });
+  // MTA-STS (RFC 8461 §3.1) protects mail *to* the domain; it needs the policy file served too.
+  const stsId = new Date(row.createdAt).toISOString().slice(0, 10).replace(/-/g, '');
+  records.push({
+    purpose: 'mta-sts', type: 'TXT', name: `_mta-sts.${row.domain}`, value: `v=STSv1; id=${stsId}`, optional: true, status: 'skipped', found: null,
+    note: `optional; publish only with a policy at https://mta-sts.${row.domain}/.well-known/mta-sts.txt (RFC 8461 §3.2)`,
+  });
+  return records;
 }
 
-export function domainView(row: SendingDomainRecord, sourceIps: string[]): DomainView {
+/** What the tenant must still publish for the domain to verify, each as `TYPE name = "value"`. */
+export function missingRequired(row: SendingDomainRecord): string[] {
+  return dnsRecords(row, { spfInclude: null, intakeHost: null, sourceIps: [] })
+    .filter((r) => (r.purpose === 'dkim' || r.purpose === 'ownership') && r.status !== 'ok')
+    .map((r) => `${r.type} ${r.name} = "${r.value}" (${r.purpose}: ${r.status})`);
+}
+
+export function domainView(row: SendingDomainRecord, t: DomainAuthTargets): DomainView {
   return {
     id: row.id,
     domain: row.domain,
@@ -68,6 +108,9 @@ export function domainView(row: SendingDomainRecord, sourceIps: string[]): Domai
     dkim_algorithm: row.dkimAlgorithm,
     return_path_domain: row.returnPathDomain,
     created_at: new Date(row.createdAt).toISOString(),
-    dns_records: dnsRecords(row, sourceIps),
+    checked_at: row.checkedAt === null ? null : new Date(row.checkedAt).toISOString(),
+    verified_at: row.verifiedAt === null ? null : new Date(row.verifiedAt).toISOString(),
+    check_error: row.checks?.error ?? null,
+    dns_records: dnsRecords(row, t),
   };
 }

@@ -22,7 +22,7 @@ import { ApiError } from '../../shared/errors.ts';
 import { parseFeedback, type ArfReport, type DsnRecipient, type DsnReport, type ParsedFeedback } from '../../shared/feedback.ts';
 import { jobIdFromVerp } from '../../shared/verp.ts';
 import { parseSmtpReply, formatSmtpReply } from '../../shared/smtp-reply.ts';
-import { classifyReply } from '../../shared/policy/classifier.ts';
+import { classifierFor, classifyReply } from '../../shared/policy/classifier.ts';
 import { resolvePolicy } from '../../shared/policy/defaults.ts';
 import { tenantDocument } from './policy.ts';
 import { OPERATOR_TENANT } from './tenancy.ts';
@@ -158,7 +158,7 @@ async function onDsn(deps: AppDeps, job: DeliveryJobRecord, r: DsnReport, report
   // RFC 3464 §2.3.6: the Diagnostic-Code of type smtp is the remote reply; without one the
   // Status alone (RFC 3463) is classified, the same table the hub uses for live replies.
   const reply = (block.diagnosticType === 'smtp' && block.diagnostic ? parseSmtpReply(block.diagnostic) : null) ?? { code: 550, enhanced: block.status, text: block.diagnostic ?? '' };
-  const c = classifyReply(reply, { provider: job.provider });
+  const c = classifyReply(reply, { provider: job.provider }, classifierFor(deps.config.shapingPolicy));
   const line = formatSmtpReply(reply);
   const suppress = c.suppressRecipient ? hardBounceSuppression(job, `DSN from ${r.reportingMta ?? 'unknown MTA'}: ${line}`, now) : undefined;
   const details = { class: c.class, rule: c.rule, suppress_recipient: c.suppressRecipient, reply: line };

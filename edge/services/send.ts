@@ -14,7 +14,7 @@ import { policyFor } from './policy.ts';
 import { verifyRecipient } from '../../shared/policy/constraints.ts';
 import type { Lane } from '../../shared/policy/scheduler.ts';
 import { applySuppressions } from './suppression.ts';
-import { providerFor } from '../../shared/policy/providers.ts';
+import { OTHER_PROVIDER, providerFor } from '../../shared/policy/providers.ts';
 import { assertOutreachNotPaused } from './feedback.ts';
 import { messageEvent } from '../../shared/events/index.ts';
 
@@ -30,6 +30,8 @@ interface SendCaches {
   providers: Map<string, string>;
   /** Registered sending domains by tenant and domain; a new domain is seen within the TTL. */
   domains: Map<string, { at: number; row: Awaited<ReturnType<AcceptContext['domain']>> }>;
+  /** The tenant holding a domain verified (null: none), by domain; a new claim is seen within the TTL. */
+  owners: Map<string, { at: number; tenantId: string | null }>;
 }
 const DOMAINS_CACHE_MS = 5_000;
 /** Short-lived read caches, one set per app instance. */
@@ -37,7 +39,7 @@ const cachesByDeps = new WeakMap<object, SendCaches>();
 function caches(c: Context<AppEnv>): SendCaches {
   const deps = c.get('deps');
   let entry = cachesByDeps.get(deps);
-  if (!entry) cachesByDeps.set(deps, (entry = { pools: null, backlog: new Map(), domains: new Map(), providers: new Map() }));
+  if (!entry) cachesByDeps.set(deps, (entry = { pools: null, backlog: new Map(), domains: new Map(), providers: new Map(), owners: new Map() }));
   return entry;
 }
 
@@ -107,6 +109,7 @@ export async function sendMessages(
   const ctx = await acceptContext(c, tenantId, now);
   const items: NewMessage[] = [];
   for (let i = 0; i < bodies.length; i++) items.push(await prepareMessage(bodies[i], ctx, shape === 'batch' ? i : null));
+  await providersByMx(c, items);
 
   // Before the lane policies, so suppressed recipients count against no cap.
   const suppressed = await applySuppressions(deps, tenantId, items, now);
@@ -154,7 +157,7 @@ async function takeSendRate(c: Context<AppEnv>, tenantId: string, messages: numb
 /** What prepareMessage looks up, over this app instance's short-lived caches. */
 async function acceptContext(c: Context<AppEnv>, tenantId: string, now: number): Promise<AcceptContext> {
   const deps = c.get('deps');
-  const { domains, providers } = caches(c);
+  const { domains, providers, owners } = caches(c);
   return {
     tenantId,
     now,
@@ -181,6 +184,15 @@ async function acceptContext(c: Context<AppEnv>, tenantId: string, now: number):
       }
       return hit.row;
     },
+    async verifiedOwner(name) {
+      let hit = owners.get(name);
+      if (!hit || now - hit.at > DOMAINS_CACHE_MS) {
+        hit = { at: now, tenantId: (await deps.store.verifiedOwner(name))?.tenantId ?? null };
+        owners.set(name, hit);
+        if (owners.size > 10_000) owners.delete(owners.keys().next().value!);
+      }
+      return hit.tenantId;
+    },
   };
 }
 
@@ -205,6 +217,28 @@ function idempotencyRecord(key: string, requestHash: string, response: string, n
 }
 
 const WEEKDAY_NUMBER = { sun: 0, mon: 1, tue: 2, wed: 3, thu: 4, fri: 5, sat: 6 } as const;
+
+/**
+ * Recipients whose domain no provider record names (`other`) are matched by their MX hosts
+ * against the records' `mxSuffixes`: a Google Workspace domain (MX aspmx.l.google.com) is shaped
+ * as `gmail`, a Microsoft 365 one as `microsoft`. Distinct domains are asked in parallel through
+ * the MailDomains port (whose adapters cache the answers for their TTL); a DNS failure or
+ * timeout leaves the domain-based provider, and never refuses mail.
+ */
+async function providersByMx(c: Context<AppEnv>, items: NewMessage[]) {
+  const { mailDomains, config } = c.get('deps');
+  if (!mailDomains?.mxHosts) return;
+  const jobs = items.flatMap((i) => i.jobs).filter((j) => j.provider === OTHER_PROVIDER);
+  const byDomain = new Map<string, string>();
+  await Promise.all(
+    [...new Set(jobs.map((j) => j.domain.toLowerCase()))].map(async (domain) => {
+      const hosts = await mailDomains.mxHosts!(domain).catch(() => null);
+      const provider = hosts?.[0] ? providerFor(domain, hosts[0], config.shapingPolicy) : OTHER_PROVIDER;
+      if (provider !== OTHER_PROVIDER) byDomain.set(domain, provider);
+    }),
+  );
+  for (const j of jobs) j.provider = byDomain.get(j.domain.toLowerCase()) ?? j.provider;
+}
 
 /** MX answers for the outreach recipients' domains, asked in parallel (the adapters cache them). */
 async function mailDomainsOf(c: Context<AppEnv>, domains: string[]): Promise<Map<string, boolean | null>> {

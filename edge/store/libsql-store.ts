@@ -12,6 +12,7 @@ import type { MessageListQuery } from '../../shared/api.ts';
 import type { SendingDomainRecord, WarmupRecord } from '../domain/records.ts';
 import type {
   ClaimRequest,
+  DomainCheckUpdate,
   FeedbackRecording,
   HeldBy,
   HeldJob,
@@ -38,6 +39,8 @@ import { LibsqlPolicy } from './libsql/policy.ts';
 import { LibsqlSuppressions } from './libsql/suppressions.ts';
 import { LibsqlTenants } from './libsql/tenants.ts';
 import { LibsqlWarmups } from './libsql/warmups.ts';
+import { LibsqlWebhooks } from './libsql/webhooks.ts';
+import type { DeliveryOutcome, NewWebhookDelivery, WebhookDeliveryRecord, WebhookEndpointPatch, WebhookEndpointRecord } from '../ports/webhooks.ts';
 
 export type { PostlaneDb } from './libsql/db.ts';
 
@@ -58,6 +61,7 @@ export class LibsqlStore implements Store {
   private readonly warmups: LibsqlWarmups;
   private readonly suppressions: LibsqlSuppressions;
   private readonly domains: LibsqlDomains;
+  private readonly webhooks: LibsqlWebhooks;
 
   constructor(
     readonly db: PostlaneDb,
@@ -71,6 +75,7 @@ export class LibsqlStore implements Store {
     this.policy = new LibsqlPolicy(db);
     this.warmups = new LibsqlWarmups(db);
     this.domains = new LibsqlDomains(db);
+    this.webhooks = new LibsqlWebhooks(db);
   }
 
   async ping() {
@@ -135,5 +140,27 @@ export class LibsqlStore implements Store {
   createDomain(row: SendingDomainRecord) { return this.domains.createDomain(row); }
   listDomains(tenantId: string) { return this.domains.listDomains(tenantId); }
   findDomain(tenantId: string, domain: string) { return this.domains.findDomain(tenantId, domain); }
+  getDomain(tenantId: string, id: string) { return this.domains.getDomain(tenantId, id); }
+  verifiedOwner(domain: string) { return this.domains.verifiedOwner(domain); }
+  saveDomainCheck(update: DomainCheckUpdate) { return this.domains.saveDomainCheck(update); }
+  domainsDue(checkedBefore: number, limit: number) { return this.domains.domainsDue(checkedBefore, limit); }
+  ensureVerifyToken(id: string, token: string) { return this.domains.ensureVerifyToken(id, token); }
   signingKeys(domains: Array<{ tenantId: string; domain: string }>) { return this.domains.signingKeys(domains); }
+
+  // WebhookStore
+  createWebhookEndpoint(row: Omit<WebhookEndpointRecord, 'startEventId'>) { return this.webhooks.createWebhookEndpoint(row); }
+  listWebhookEndpoints(tenantId: string) { return this.webhooks.listWebhookEndpoints(tenantId); }
+  getWebhookEndpoint(tenantId: string, id: string) { return this.webhooks.getWebhookEndpoint(tenantId, id); }
+  updateWebhookEndpoint(tenantId: string, id: string, patch: WebhookEndpointPatch, now: number) { return this.webhooks.updateWebhookEndpoint(tenantId, id, patch, now); }
+  deleteWebhookEndpoint(tenantId: string, id: string) { return this.webhooks.deleteWebhookEndpoint(tenantId, id); }
+  rotateWebhookSecret(tenantId: string, id: string, secretEnc: string, previousExpiresAt: number, now: number) { return this.webhooks.rotateWebhookSecret(tenantId, id, secretEnc, previousExpiresAt, now); }
+  activeWebhookEndpoints() { return this.webhooks.activeWebhookEndpoints(); }
+  readOutbox(limit: number) { return this.webhooks.readOutbox(limit); }
+  fanOut(from: number, to: number, deliveries: NewWebhookDelivery[], now: number) { return this.webhooks.fanOut(from, to, deliveries, now); }
+  dueWebhookDeliveries(endpointId: string, now: number, limit: number) { return this.webhooks.dueWebhookDeliveries(endpointId, now, limit); }
+  recordWebhookAttempt(delivery: WebhookDeliveryRecord, outcome: DeliveryOutcome) { return this.webhooks.recordWebhookAttempt(delivery, outcome); }
+  disableWebhookEndpoint(id: string, reason: string, now: number) { return this.webhooks.disableWebhookEndpoint(id, reason, now); }
+  listDeadLetters(tenantId: string, endpointId: string, limit: number, before?: number) { return this.webhooks.listDeadLetters(tenantId, endpointId, limit, before); }
+  replayDeadLetters(tenantId: string, endpointId: string, which: { id: string } | { since: number }, now: number) { return this.webhooks.replayDeadLetters(tenantId, endpointId, which, now); }
+  webhookDeliveries(endpointId: string, limit: number) { return this.webhooks.webhookDeliveries(endpointId, limit); }
 }

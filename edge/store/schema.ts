@@ -7,7 +7,7 @@
  */
 import { sqliteTable, text, integer, index, uniqueIndex, primaryKey } from 'drizzle-orm/sqlite-core';
 import { sql } from 'drizzle-orm';
-import type { WarmupProviderState } from '../domain/records.ts';
+import type { DomainChecks, WarmupProviderState } from '../domain/records.ts';
 
 export const tenants = sqliteTable('tenants', {
   id: text('id').primaryKey(),
@@ -83,10 +83,21 @@ export const sendingDomains = sqliteTable(
     dkimPublicKey: text('dkim_public_key').notNull(),
     /** Domain of the VERP return path (RFC 5321 MAIL FROM); bounces come back here. */
     returnPathDomain: text('return_path_domain').notNull(),
+    /** pending | verified | failed (edge/services/domain-check.ts). */
     status: text('status').notNull(),
     createdAt: integer('created_at').notNull(),
+    /** This tenant's ownership token: `_postlane.<domain>` TXT `postlane-verify=<token>`. */
+    verifyToken: text('verify_token'),
+    /** The last DNS check: per-record status, what was found, the lookup error if any. */
+    checks: text('checks', { mode: 'json' }).$type<DomainChecks>(),
+    checkedAt: integer('checked_at'),
+    verifiedAt: integer('verified_at'),
   },
-  (t) => [uniqueIndex('sending_domains_tenant_domain').on(t.tenantId, t.domain)],
+  (t) => [
+    uniqueIndex('sending_domains_tenant_domain').on(t.tenantId, t.domain),
+    // A domain is verified by one tenant at a time: the store, not a check-then-write, decides.
+    uniqueIndex('sending_domains_verified_domain').on(t.domain).where(sql`status = 'verified'`),
+  ],
 );
 
 export const messages = sqliteTable(
@@ -284,3 +295,80 @@ export const suppressions = sqliteTable(
 );
 
 export type SuppressionRow = typeof suppressions.$inferSelect;
+
+// Webhooks (events out): endpoints per tenant, the fan-out cursor over message_events, and one
+// delivery row per (endpoint, event) with the endpoint stream's sequence (edge/webhooks/).
+
+export const webhookEndpoints = sqliteTable(
+  'webhook_endpoints',
+  {
+    id: text('id').primaryKey(),
+    tenantId: text('tenant_id').notNull(),
+    url: text('url').notNull(),
+    description: text('description'),
+    eventTypes: text('event_types', { mode: 'json' }).$type<string[]>().notNull(),
+    /** Only messages of these lanes / from-domains; null: every one. */
+    lanes: text('lanes', { mode: 'json' }).$type<string[]>(),
+    domains: text('domains', { mode: 'json' }).$type<string[]>(),
+    enabled: integer('enabled', { mode: 'boolean' }).notNull(),
+    /** Sealed with the master key (Secrets): the current `whsec_…`, and the one it replaced during the overlap. */
+    secretEnc: text('secret_enc').notNull(),
+    previousSecretEnc: text('previous_secret_enc'),
+    previousSecretExpiresAt: integer('previous_secret_expires_at'),
+    /** The sequence the stream's next delivery gets (monotonic, gap-free). */
+    nextSequence: integer('next_sequence').notNull(),
+    /** Events up to this message_events id predate the endpoint. */
+    startEventId: integer('start_event_id').notNull(),
+    consecutiveFailures: integer('consecutive_failures').notNull(),
+    failingSince: integer('failing_since'),
+    /** Why the platform disabled it (continuous failure); null when enabled or disabled by the tenant. */
+    disabledReason: text('disabled_reason'),
+    disabledAt: integer('disabled_at'),
+    createdAt: integer('created_at').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  (t) => [index('webhook_endpoints_tenant').on(t.tenantId, t.createdAt)],
+);
+
+/** Where the fan-out stands in message_events (one row, name `fanout`). */
+export const webhookCursor = sqliteTable('webhook_cursor', {
+  name: text('name').primaryKey(),
+  eventId: integer('event_id').notNull(),
+});
+
+export const webhookDeliveries = sqliteTable(
+  'webhook_deliveries',
+  {
+    id: text('id').primaryKey(),
+    endpointId: text('endpoint_id').notNull(),
+    tenantId: text('tenant_id').notNull(),
+    eventId: integer('event_id').notNull(),
+    sequence: integer('sequence').notNull(),
+    messageId: text('message_id').notNull(),
+    jobId: text('job_id'),
+    type: text('type').notNull(),
+    /** The event's place in its message's trace, from 1. */
+    messageEventIndex: integer('message_event_index').notNull(),
+    at: integer('at').notNull(),
+    data: text('data'),
+    /** pending | delivered | dead */
+    state: text('state').notNull(),
+    attempts: integer('attempts').notNull(),
+    nextAttemptAt: integer('next_attempt_at').notNull(),
+    firstAttemptAt: integer('first_attempt_at'),
+    lastStatus: integer('last_status'),
+    lastError: text('last_error'),
+    finishedAt: integer('finished_at'),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [
+    uniqueIndex('webhook_deliveries_stream').on(t.endpointId, t.sequence),
+    uniqueIndex('webhook_deliveries_event').on(t.endpointId, t.eventId),
+    index('webhook_deliveries_due').on(t.endpointId, t.state, t.nextAttemptAt),
+    index('webhook_deliveries_message').on(t.endpointId, t.messageId, t.state, t.sequence),
+    index('webhook_deliveries_dead').on(t.endpointId, t.state, t.finishedAt),
+  ],
+);
+
+export type WebhookEndpointRow = typeof webhookEndpoints.$inferSelect;
+export type WebhookDeliveryRow = typeof webhookDeliveries.$inferSelect;

@@ -10,7 +10,11 @@
  * | breaker | outreach                 | the outreach complaint pause (tenant or tenant|domain) paused/lifted |
  * | rate    | provider_pool            | an AIMD rate change (`from`/`to` are `N.NN/min`)                    |
  * | suspend | provider_ip              | a source IP suspended for a provider (`to` is the ISO end)          |
+ * | automation | provider_ip, domain   | a provider record's automation rule acted on a live reply: tighter  |
+ * |         |                          | shaping for an IP, a sender domain paused, or an alert (`to` is the |
+ * |         |                          | ISO end of a timed action)                                          |
  * | warmup  | warmup                   | a warm-up started, decided a day, completed or was stopped          |
+ * | domain  | domain_auth              | a sending domain's DNS verification moved (pending/verified/failed) |
  */
 import { z } from 'zod';
 
@@ -44,7 +48,22 @@ export const POLICY_EVENT_SCHEMAS = {
     rule: z.object({ pause_on_complaint_rate: z.number(), pause_min_volume: z.number() }).optional(),
   }),
   rate: z.object({ provider: z.string(), pool: z.string() }),
-  suspend: z.object({ provider: z.string(), ip: z.string() }),
+  suspend: z.object({ provider: z.string(), ip: z.string(), /** The automation rule that suspended it, if one did. */ rule: z.string().optional() }),
+  automation: z.object({
+    /** The automation rule's id (shared/policy/providers/<provider>.json `automation`). */
+    rule: z.string(),
+    action: z.enum(['set_shaping', 'pause_domain', 'alert']),
+    provider: z.string(),
+    ip: z.string().nullable(),
+    /** Timed actions: when they end (epoch ms). */
+    until: z.number().optional(),
+    /** set_shaping: the shaping in force for (provider, ip) until then. */
+    shaping: z.object({ ratePerIp: z.string().optional(), maxConnectionsPerIp: z.number().optional(), messagesPerConnection: z.number().optional() }).optional(),
+    /** alert: what a human must do. */
+    message: z.string().optional(),
+    /** The reply that fired the rule. */
+    reply: z.string().optional(),
+  }),
   warmup: z.union([
     /** A plan day decided for one provider. */
     z.object({
@@ -64,6 +83,14 @@ export const POLICY_EVENT_SCHEMAS = {
     /** Every provider reached the plan's maximum. */
     z.object(warmupTarget),
   ]),
+  /** Key = the sending domain's id; `records` is each record's status at the check. */
+  domain: z.object({
+    tenant: z.string(),
+    domain: z.string(),
+    records: z.record(z.string(), z.string()),
+    /** What moved it: `api` (POST /v1/domains/:id/verify) or `schedule`. */
+    by: z.enum(['api', 'schedule', 'create']),
+  }),
 } as const;
 
 export type PolicyEventType = keyof typeof POLICY_EVENT_SCHEMAS;
@@ -75,7 +102,9 @@ export const POLICY_EVENT_SCOPES = {
   breaker: ['pool', 'domain', 'outreach'],
   rate: ['provider_pool'],
   suspend: ['provider_ip'],
+  automation: ['provider_ip', 'domain'],
   warmup: ['warmup'],
+  domain: ['domain_auth'],
 } as const satisfies Record<PolicyEventType, readonly string[]>;
 
 export type PolicyScope = (typeof POLICY_EVENT_SCOPES)[PolicyEventType][number];

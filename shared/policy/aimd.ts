@@ -2,7 +2,8 @@
  * Adaptive rate per (provider, pool) or (provider, source IP): additive increase,
  * multiplicative decrease, the way TCP finds a link's capacity. A throttle reply cuts the rate
  * by `decreaseFactor`; sustained acceptance adds `increase`; the rate stays within
- * [floor, ceiling] (the ceiling is the provider table's shaping rate).
+ * [floor, ceiling] (the Shaper starts at the provider table's `ratePerPool` and bounds it by the
+ * provider's shaping `ceiling`, edge/hub/shaping/reputation-state.ts).
  *
  * Pure state transitions; the caller keeps one `AimdState` per key and feeds it signals.
  */

@@ -20,9 +20,20 @@ export interface ProviderShaping {
   messagesPerConnection: number;
   /** Human rate ("100/min") per source IP to this provider. */
   ratePerIp: string;
-  /** Human rate per pool (all its IPs together) to this provider. */
+  /**
+   * Human rate per pool (all its IPs together) to this provider: where the adaptive rate starts.
+   * Sustained clean acceptance raises it (AIMD's additive increase) up to `ceiling`.
+   */
   ratePerPool: string;
+  /**
+   * The most the adaptive pool rate climbs to on a healthy receiver ("4800/min"). Absent: four
+   * times `ratePerPool` (CEILING_FACTOR). Set it per provider; never below `ratePerPool`.
+   */
+  ceiling?: string;
 }
+
+/** A provider's adaptive ceiling when its record names none: this many times its `ratePerPool`. */
+export const CEILING_FACTOR = 4;
 
 /**
  * What an automation rule does when its reply pattern is seen. Durations are human units;
@@ -168,6 +179,7 @@ const ShapingFields = {
   messagesPerConnection: count(1, 100_000),
   ratePerIp: RateSchema,
   ratePerPool: RateSchema,
+  ceiling: v.optional(RateSchema),
 };
 export const ProviderShapingSchema = v.strictObject(ShapingFields);
 const PartialShapingSchema = v.partial(ProviderShapingSchema);

@@ -68,6 +68,7 @@ import other from './providers/other.json' with { type: 'json' };
 export {
   AutomationActionSchema,
   AutomationRuleSchema,
+  CEILING_FACTOR,
   ClassPolicySchema,
   GenericRecordSchema,
   OTHER_PROVIDER,

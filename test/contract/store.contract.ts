@@ -298,12 +298,46 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>) {
       assert.deepEqual(await store.getTenantPolicy(tenantId), { document: { lanes: { a: 2 } }, version: 2, updatedAt: at + 1 });
     });
 
+    test('sending domains: a check saves guarded by status, one tenant holds a domain verified, events only with the change', async () => {
+      const a = await newTenant(store);
+      const b = await newTenant(store);
+      const name = `${unique('owned')}.test`;
+      const row = (owner: string) => ({
+        id: unique('dom'), tenantId: owner, domain: name, dkimSelector: 'pl1', dkimAlgorithm: 'rsa-sha256', dkimPrivateKeyEnc: 'v1.x',
+        dkimPublicKey: 'pub', returnPathDomain: `bounces.${name}`, status: 'pending', createdAt: Date.now(),
+        verifyToken: null, checks: null, checkedAt: null, verifiedAt: null,
+      });
+      const ra = row(a.tenantId);
+      const rb = row(b.tenantId);
+      assert.equal(await store.createDomain(ra), 'created');
+      assert.equal(await store.createDomain(rb), 'created');
+      assert.equal(await store.ensureVerifyToken(ra.id, 'first'), 'first');
+      assert.equal(await store.ensureVerifyToken(ra.id, 'second'), 'first');
+      const ok = { status: 'ok' as const };
+      const checks = { records: { dkim: ok, ownership: ok, spf: ok, dmarc: ok, return_path: ok }, error: null };
+      const at = Date.now();
+      const event = (id: string) => ({ scope: 'domain_auth', key: id, type: 'domain', fromState: 'pending', toState: 'verified', reason: 'records found', at, data: { domain: name } });
+      const save = (r: typeof ra, fromStatus: string, status: string, t: number) =>
+        store.saveDomainCheck({ id: r.id, tenantId: r.tenantId, fromStatus, status, checks, checkedAt: t, verifiedAt: status === 'verified' ? t : null, events: [event(r.id)] });
+      assert.equal(await save(ra, 'pending', 'verified', at), 'saved');
+      assert.equal(await save(ra, 'pending', 'verified', at + 1), 'stale');
+      assert.deepEqual(await store.verifiedOwner(name), { tenantId: a.tenantId, id: ra.id });
+      assert.equal(await save(rb, 'pending', 'verified', at + 2), 'taken');
+      assert.equal((await store.getDomain(b.tenantId, rb.id))?.status, 'pending');
+      assert.equal(await store.getDomain(b.tenantId, ra.id), null, 'another tenant\'s id is not found');
+      assert.equal((await store.listPolicyEventsFor('domain_auth', ra.id, 10)).length, 1);
+      assert.equal((await store.listPolicyEventsFor('domain_auth', rb.id, 10)).length, 0);
+      assert.ok((await store.domainsDue(at + 10, 1000)).some((d) => d.id === rb.id));
+      assert.ok(!(await store.domainsDue(at, 1000)).some((d) => d.id === ra.id));
+    });
+
     test('sending domains: one per tenant and name; their keys are handed out per tenant', async () => {
       const { tenantId } = await newTenant(store);
       const other = await newTenant(store);
       const row = (owner: string) => ({
         id: unique('dom'), tenantId: owner, domain: 'shop.test', dkimSelector: 'pl1', dkimAlgorithm: 'ed25519-sha256', dkimPrivateKeyEnc: `v1.sealed-${owner}`,
-        dkimPublicKey: 'pub', returnPathDomain: 'bounce.shop.test', status: 'verified', createdAt: Date.now(),
+        dkimPublicKey: 'pub', returnPathDomain: 'bounce.shop.test', status: 'pending', createdAt: Date.now(),
+        verifyToken: `tok-${owner}`, checks: null, checkedAt: null, verifiedAt: null,
       });
       const mine = row(tenantId);
       assert.equal(await store.createDomain(mine), 'created');

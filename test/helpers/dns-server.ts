@@ -1,99 +1,93 @@
 /**
- * A tiny authoritative DNS server on loopback UDP for tests: answers MX, A and AAAA from a
- * zone map so code that resolves recipient domains runs against a real resolver (node:dns with
- * `setServers`) and never leaves the machine. Wire format per RFC 1035 §4; null MX per RFC 7505.
+ * A small authoritative DNS server on loopback UDP for tests, on the `dns-packet` codec: answers
+ * TXT, MX, A, AAAA and CNAME from a zone map so code that resolves names runs against a real
+ * resolver (node:dns with `setServers`) and never leaves the machine. A name can also answer
+ * NXDOMAIN, SERVFAIL, or nothing at all (the client times out). Null MX per RFC 7505.
  */
 import { createSocket, type Socket } from 'node:dgram';
+import * as packet from 'dns-packet';
 
 export interface ZoneEntry {
   /** MX exchanges by preference; `'.'` alone is a null MX. */
   mx?: Array<{ preference: number; exchange: string }>;
   a?: string[];
   aaaa?: string[];
+  /** TXT records, each one string (split into 255-byte character-strings on the wire) or its strings. */
+  txt?: Array<string | string[]>;
+  /** The name is an alias; the answer carries the CNAME (the resolver follows it no further). */
+  cname?: string;
   /** Answer NXDOMAIN (rcode 3) for this name, even under a `*` catch-all. */
   nxdomain?: boolean;
   /** Answer SERVFAIL (rcode 2) for this name. */
   servfail?: boolean;
+  /** Never answer: the client's query times out. */
+  timeout?: boolean;
 }
 
 export interface TestDnsServer {
   /** `127.0.0.1:port`, for node:dns `setServers`. */
   address: string;
   zone: Map<string, ZoneEntry>;
+  /** Sets (or replaces) a name's entry; names are case-insensitive. */
+  set(name: string, entry: ZoneEntry): void;
+  /** Adds a TXT record to a name (creating its entry). */
+  addTxt(name: string, value: string): void;
   stop(): Promise<void>;
 }
 
-const TYPE = { A: 1, MX: 15, AAAA: 28 } as const;
-
-function encodeName(name: string): Buffer {
-  const labels = name.replace(/\.$/, '').split('.').filter(Boolean);
-  return Buffer.concat([...labels.map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l, 'ascii')])), Buffer.from([0])]);
+/** RFC 1035 §3.3: a character-string is at most 255 bytes; longer TXT data spans several. */
+function characterStrings(value: string | string[]): Buffer[] {
+  if (Array.isArray(value)) return value.map((s) => Buffer.from(s));
+  const bytes = Buffer.from(value);
+  const out: Buffer[] = [];
+  for (let i = 0; i < bytes.length; i += 255) out.push(bytes.subarray(i, i + 255));
+  return out.length ? out : [Buffer.alloc(0)];
 }
 
-function readQuestion(msg: Buffer): { name: string; type: number; end: number } | null {
-  let off = 12;
-  const labels: string[] = [];
-  while (off < msg.length) {
-    const len = msg[off];
-    if (len === 0) {
-      off++;
-      break;
-    }
-    if (len > 63) return null;
-    labels.push(msg.subarray(off + 1, off + 1 + len).toString('ascii'));
-    off += 1 + len;
+function answersFor(q: packet.Question, entry: ZoneEntry): packet.Answer[] {
+  const base = { name: q.name, ttl: 300, class: 'IN' as const };
+  if (entry.cname) return [{ ...base, type: 'CNAME', data: entry.cname }];
+  switch (q.type) {
+    case 'MX':
+      return (entry.mx ?? []).map((m) => ({ ...base, type: 'MX' as const, data: { preference: m.preference, exchange: m.exchange === '.' ? '' : m.exchange } }));
+    case 'A':
+      return (entry.a ?? []).map((a) => ({ ...base, type: 'A' as const, data: a }));
+    case 'AAAA':
+      return (entry.aaaa ?? []).map((a) => ({ ...base, type: 'AAAA' as const, data: a }));
+    case 'TXT':
+      return (entry.txt ?? []).map((t) => ({ ...base, type: 'TXT' as const, data: characterStrings(t) }));
+    default:
+      return [];
   }
-  if (off + 4 > msg.length) return null;
-  return { name: labels.join('.').toLowerCase(), type: msg.readUInt16BE(off), end: off + 4 };
 }
 
-function record(type: number, rdata: Buffer, ttl = 300): Buffer {
-  const head = Buffer.alloc(12);
-  head.writeUInt16BE(0xc00c, 0); // pointer to the question name
-  head.writeUInt16BE(type, 2);
-  head.writeUInt16BE(1, 4); // IN
-  head.writeUInt32BE(ttl, 6);
-  head.writeUInt16BE(rdata.length, 10);
-  return Buffer.concat([head, rdata]);
-}
-
-function ipv6Bytes(address: string): Buffer {
-  const [head, tail = ''] = address.split('::');
-  const h = head ? head.split(':') : [];
-  const t = tail ? tail.split(':') : [];
-  const groups = [...h, ...Array(8 - h.length - t.length).fill('0'), ...t];
-  const out = Buffer.alloc(16);
-  groups.forEach((g, i) => out.writeUInt16BE(parseInt(g || '0', 16), i * 2));
-  return out;
-}
-
-function answer(query: Buffer, zone: Map<string, ZoneEntry>): Buffer | null {
-  if (query.length < 12) return null;
-  const q = readQuestion(query);
+function answer(msg: Buffer, zone: Map<string, ZoneEntry>): Buffer | null {
+  let query: packet.Packet;
+  try {
+    query = packet.decode(msg);
+  } catch {
+    return null;
+  }
+  const q = query.questions?.[0];
   if (!q) return null;
+  const name = q.name.toLowerCase().replace(/\.$/, '');
   // `*` answers for every name not listed (a catch-all zone for tests that don't care).
-  const entry = zone.get(q.name) ?? zone.get('*');
+  const entry = zone.get(name) ?? zone.get('*');
+  if (entry?.timeout) return null;
+  // dns-packet encodes the rcode only from the flags' low four bits (RFC 1035 §4.1.1).
   let rcode = 0;
-  const answers: Buffer[] = [];
+  let answers: packet.Answer[] = [];
   if (!entry || entry.nxdomain) rcode = 3; // NXDOMAIN
-  else if (entry.servfail) rcode = 2;
-  else if (q.type === TYPE.MX) {
-    for (const mx of entry.mx ?? []) {
-      const pref = Buffer.alloc(2);
-      pref.writeUInt16BE(mx.preference);
-      answers.push(record(TYPE.MX, Buffer.concat([pref, mx.exchange === '.' ? Buffer.from([0]) : encodeName(mx.exchange)])));
-    }
-  } else if (q.type === TYPE.A) {
-    for (const a of entry.a ?? []) answers.push(record(TYPE.A, Buffer.from(a.split('.').map(Number))));
-  } else if (q.type === TYPE.AAAA) {
-    for (const a of entry.aaaa ?? []) answers.push(record(TYPE.AAAA, ipv6Bytes(a)));
-  }
-  const header = Buffer.alloc(12);
-  query.copy(header, 0, 0, 2); // id
-  header.writeUInt16BE(0x8000 | 0x0400 | (query.readUInt16BE(2) & 0x0100) | rcode, 2); // QR, AA, RD echoed
-  header.writeUInt16BE(1, 4);
-  header.writeUInt16BE(answers.length, 6);
-  return Buffer.concat([header, query.subarray(12, q.end), ...answers]);
+  else if (entry.servfail) rcode = 2; // SERVFAIL
+  else answers = answersFor(q, entry);
+  const recursion = ((query.flags ?? 0) & packet.RECURSION_DESIRED) !== 0;
+  return packet.encode({
+    id: query.id,
+    type: 'response',
+    flags: packet.AUTHORITATIVE_ANSWER | (recursion ? packet.RECURSION_DESIRED : 0) | rcode,
+    questions: [q],
+    answers,
+  } as packet.Packet);
 }
 
 export async function startDnsServer(entries: Record<string, ZoneEntry> = {}): Promise<TestDnsServer> {
@@ -107,6 +101,14 @@ export async function startDnsServer(entries: Record<string, ZoneEntry> = {}): P
   return {
     address: `127.0.0.1:${socket.address().port}`,
     zone,
+    set(name, entry) {
+      zone.set(name.toLowerCase(), entry);
+    },
+    addTxt(name, value) {
+      const key = name.toLowerCase();
+      const entry = zone.get(key) ?? {};
+      zone.set(key, { ...entry, txt: [...(entry.txt ?? []), value] });
+    },
     stop: () => new Promise<void>((resolve) => socket.close(() => resolve())),
   };
 }

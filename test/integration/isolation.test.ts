@@ -11,7 +11,7 @@ import { createApp } from '../../edge/app.ts';
 import { startPlatform, waitFor, type Platform } from '../helpers/platform.ts';
 
 let p: Platform;
-const victim = { tenant: '', key: '', messageId: '', domain: 'victim-owned.test', recipient: 'secret-recipient@victim-mail.test', suppressed: 'suppressed-person@victim-mail.test', warmupId: '' };
+const victim = { tenant: '', key: '', messageId: '', domain: 'victim-owned.test', recipient: 'secret-recipient@victim-mail.test', suppressed: 'suppressed-person@victim-mail.test', warmupId: '', domainId: '', webhookId: '', webhookUrl: 'http://93.184.216.34/victim-hook' };
 /** A foreign tenant per scope set: a key in each scope a tenant can hold. */
 const foreign: Record<string, string> = {};
 const SCOPE_SETS: Record<string, string[]> = { admin: ['admin', 'send', 'read'], send: ['send'], read: ['read'], feedback: ['feedback'] };
@@ -31,6 +31,13 @@ const VICTIM_PARAMS: Record<string, () => Record<string, string>> = {
   '/v1/messages/:id': () => ({ id: victim.messageId }),
   '/v1/suppressions/:address': () => ({ address: victim.suppressed }),
   '/v1/warmups/:id': () => ({ id: victim.warmupId }),
+  '/v1/webhooks/:id': () => ({ id: victim.webhookId }),
+  '/v1/webhooks/:id/rotate-secret': () => ({ id: victim.webhookId }),
+  '/v1/webhooks/:id/dead-letters': () => ({ id: victim.webhookId }),
+  '/v1/webhooks/:id/dead-letters/replay': () => ({ id: victim.webhookId }),
+  '/v1/webhooks/:id/dead-letters/:delivery_id/replay': () => ({ id: victim.webhookId, delivery_id: 'whd_x' }),
+  '/v1/domains/:id': () => ({ id: victim.domainId }),
+  '/v1/domains/:id/verify': () => ({ id: victim.domainId }),
 };
 
 before(async () => {
@@ -40,7 +47,9 @@ before(async () => {
   victim.tenant = t.body.id;
   victim.key = t.body.api_key;
   const as = (key: string) => ({ authorization: `Bearer ${key}` });
-  assert.equal((await p.api('POST', '/v1/domains', { domain: victim.domain }, as(victim.key))).status, 201);
+  const dom = await p.api('POST', '/v1/domains', { domain: victim.domain }, as(victim.key));
+  assert.equal(dom.status, 201);
+  victim.domainId = dom.body.id;
   const sent = await p.api('POST', '/v1/messages', { from: `hello@${victim.domain}`, to: victim.recipient, subject: 'private', text: 'private' }, as(victim.key));
   assert.equal(sent.status, 202, JSON.stringify(sent.body));
   victim.messageId = sent.body.id;
@@ -51,6 +60,10 @@ before(async () => {
   const w = await p.api('POST', '/v1/warmups', { pool: 'default' });
   assert.equal(w.status, 201, JSON.stringify(w.body));
   victim.warmupId = w.body.id;
+  // A webhook endpoint (disabled: nothing is sent to the public address it names).
+  const wh = await p.api('POST', '/v1/webhooks', { url: victim.webhookUrl, event_types: ['delivered'], enabled: false }, as(victim.key));
+  assert.equal(wh.status, 201, JSON.stringify(wh.body));
+  victim.webhookId = wh.body.id;
   for (const [name, scopes] of Object.entries(SCOPE_SETS)) {
     const f = await p.api('POST', '/v1/tenants', { name: `foreign-${name}`, scopes });
     assert.equal(f.status, 201, JSON.stringify(f.body));
@@ -60,7 +73,7 @@ before(async () => {
 after(() => p.stop());
 
 function victimMarkers(): string[] {
-  return [victim.tenant, victim.messageId, victim.domain, victim.recipient, victim.suppressed, victim.warmupId, '127.0.0.1'].filter(Boolean);
+  return [victim.tenant, victim.messageId, victim.domainId, victim.domain, victim.recipient, victim.suppressed, victim.warmupId, victim.webhookId, victim.webhookUrl, '127.0.0.1'].filter(Boolean);
 }
 
 test('every route, called by a foreign tenant in each scope and without a key, shows none of the victim\'s data', async () => {

@@ -61,7 +61,9 @@ const POLICY_SAMPLES: { [T in PolicyEventType]: PolicyEventData<T> } = {
   breaker: { metrics, rate_per_min: 0, open_until: 1_700_000_000_000, rule: { pause_on_complaint_rate: 0.003, pause_min_volume: 50 } },
   rate: { provider: 'gmail', pool: 'transactional' },
   suspend: { provider: 'gmail', ip: '192.0.2.7' },
+  automation: { rule: 'gmail.rate-limited', action: 'set_shaping', provider: 'gmail', ip: '192.0.2.7', until: 1_700_000_000_000, shaping: { ratePerIp: '20/min', maxConnectionsPerIp: 2 }, reply: '421 4.7.28 rate limited' },
   warmup: { ...target, provider: 'gmail', decision: 'grow', from_day: 1, to_day: 2, signals: { sent: 50, complained: 0, blocked: 0, bounced: 0 }, cap_from: 50, cap_to: 100 },
+  domain: { tenant: 'ten_1', domain: 'example.com', records: { dkim: 'ok', ownership: 'ok', spf: 'missing', dmarc: 'ok', return_path: 'skipped' }, by: 'api' },
 };
 
 test('every message event type has a schema, and a sample of each parses', () => {

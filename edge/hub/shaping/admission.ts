@@ -8,7 +8,7 @@
 import type { Counters } from '../../ports/counters.ts';
 import type { ClaimedJob } from '../../ports/store.ts';
 import { allocate, type Demand, type Lane, type LaneWeights } from '../../../shared/policy/scheduler.ts';
-import { shapingFor, type ShapingPolicy } from '../../../shared/policy/providers.ts';
+import type { ShapingPolicy } from '../../../shared/policy/providers.ts';
 import { parseRate } from '../../../shared/policy/units.ts';
 import { isIPv4, isInWindow, nextWindowOpen, WEEKDAYS, type SendWindow } from '../../../shared/policy/constraints.ts';
 import type { LanePolicy } from '../../../shared/policy/defaults.ts';
@@ -214,18 +214,18 @@ export class Admission {
     for (const [k, job] of group.slice(taken.granted).entries()) {
       refused.push({ job, retryAt: now + firstWait + (Number.isFinite(spacing) ? Math.floor(k * spacing) : 0), limit: `provider_pool:${destination}:${pool}`, reason: `${destination} budget on pool ${pool} is spent (${(ratePerSec * 60).toFixed(1)}/min, set by ${limitedBy})` });
     }
-    // Spread across the pool's IPs, each within its own per-provider budget.
-    const ipRate = parseRate(shapingFor(provider, this.o.policy).ratePerIp);
+    // Spread across the pool's IPs, each within its own per-provider budget (the table's, or an
+    // automation rule's lower one while it lasts).
     for (const job of group.slice(0, taken.granted)) {
       const ips = (ipsByPool.get(pool) ?? []).filter((ip) => (!ipv4Only(job) || isIPv4(ip)) && !this.o.reputation.isSuspended(provider, ip, now));
-      const outcome = await this.pickSourceIp(job, destination, ips, ipRate, now);
+      const outcome = await this.pickSourceIp(job, destination, ips, now);
       if ('sourceIp' in outcome) granted.push(outcome);
       else refused.push(outcome);
     }
   }
 
   /** The first of the pool's usable IPs (round robin) that a warm-up allows and whose bucket has a token. */
-  private async pickSourceIp(job: ClaimedJob, destination: string, ips: string[], ipRate: number, now: number): Promise<Grant | Refusal> {
+  private async pickSourceIp(job: ClaimedJob, destination: string, ips: string[], now: number): Promise<Grant | Refusal> {
     const provider = providerOfDestination(destination);
     let chosen: string | null = null;
     let wait = 60_000;
@@ -239,7 +239,7 @@ export class Admission {
         if (!warm || w.retryAt < warm.retryAt) warm = w;
         continue;
       }
-      const t = await takeUpTo(this.o.counters, `shape:ip:${destination}:${ip}`, 1, ipRate);
+      const t = await takeUpTo(this.o.counters, `shape:ip:${destination}:${ip}`, 1, this.o.reputation.ipRate(provider, ip, now));
       if (t.granted) chosen = ip;
       else {
         wait = Math.min(wait, t.retryAfterMs);
