@@ -9,6 +9,7 @@ import * as v from 'valibot';
 import type { ReplyClass } from './reply-classes.ts';
 import { checkPolicy, defined } from './provider-policy.ts';
 import {
+  emptyProvider,
   NoteSchema as note,
   OTHER_PROVIDER,
   PartialShapingSchema,
@@ -107,16 +108,7 @@ export function applyOverrides(base: ShapingPolicy, o: ParsedOverrides): Shaping
       issues.push('providers.other: "other" matches by exclusion and takes no domains or mxSuffixes');
       continue;
     }
-    const merged: ProviderDefinition = existing ?? {
-      name: key,
-      domains: [],
-      mxSuffixes: [],
-      shaping: {},
-      retry: {},
-      replies: [],
-      automation: [],
-      source: 'operator',
-    };
+    const merged: ProviderDefinition = existing ?? emptyProvider(key, 'operator');
     providers[key] = {
       name: p.name ?? merged.name,
       domains: p.domains ?? merged.domains,

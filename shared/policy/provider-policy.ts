@@ -9,6 +9,7 @@ import { REPLY_CLASSES, type ReplyClass } from './reply-classes.ts';
 import { toRetrySchedule, type HumanRetrySchedule } from './retry.ts';
 import { formatIssues } from './units.ts';
 import {
+  emptyProvider,
   GenericRecordSchema,
   OTHER_PROVIDER,
   ProviderKeySchema,
@@ -133,16 +134,7 @@ export function buildShapingPolicy(generic: unknown, records: Record<string, unk
       );
   }
   if (issues.length || !g.success) return refuse('provider records', issues);
-  providers[OTHER_PROVIDER] ??= {
-    name: 'Any other receiver',
-    domains: [],
-    mxSuffixes: [],
-    shaping: {},
-    retry: {},
-    replies: [],
-    automation: [],
-    source: 'postlane default',
-  };
+  providers[OTHER_PROVIDER] ??= emptyProvider('Any other receiver', 'postlane default');
   const { shaping, ...rules } = g.output;
   const policy: ShapingPolicy = { default: shaping, generic: rules as GenericRules, providers };
   const more = checkPolicy(policy, file);

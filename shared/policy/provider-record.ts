@@ -282,6 +282,11 @@ export const GenericRecordSchema = v.strictObject({
 // Errors
 
 /** A policy that fails validation; `issues` are "path: message", the path naming the key (and file). */
+/** A provider with nothing of its own yet: the shipped catch-all, or one an operator adds. */
+export function emptyProvider(name: string, source: string): ProviderDefinition {
+  return { name, domains: [], mxSuffixes: [], shaping: {}, retry: {}, replies: [], automation: [], source };
+}
+
 export class PolicyValidationError extends Error {
   constructor(
     message: string,

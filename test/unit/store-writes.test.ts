@@ -16,8 +16,8 @@ import { openDatabase } from '../../edge/adapters/node-server.ts';
 import { LibsqlStore, type PostlaneDb } from '../../edge/store/libsql-store.ts';
 import { guardedUpdater, rowInserter } from '../../edge/store/rows.ts';
 import * as schema from '../../edge/store/schema.ts';
+import { newMessage } from '../contract/store-fixtures.ts';
 import type { NewMessage } from '../../edge/ports/store.ts';
-import { newId } from '../../shared/ids.ts';
 
 let dir: string;
 let client: Client;
@@ -46,55 +46,12 @@ after(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/** One message to one recipient, with JSON columns that must survive the multi-row insert. */
 function message(tenantId: string, recipient: string, now = Date.now()): NewMessage {
-  const id = newId('msg', now);
-  const jobId = newId('job', now);
-  return {
-    message: {
-      id,
-      tenantId,
-      fromAddress: 'a@shop.test',
-      fromDomain: 'shop.test',
-      subject: 'hello',
-      lane: 'transactional',
-      pool: 'default',
-      raw: 'Subject: hello\r\n\r\nhi\r\n',
-      sizeBytes: 23,
-      messageIdHeader: `<${id}@shop.test>`,
-      tags: { campaign: 'x' },
-      constraints: null,
-      sendAt: null,
-      createdAt: now,
-    },
-    jobs: [
-      {
-        id: jobId,
-        messageId: id,
-        tenantId,
-        recipient,
-        recipientKind: 'to',
-        domain: recipient.split('@')[1],
-        senderDomain: 'shop.test',
-        provider: 'other',
-        pool: 'default',
-        lane: 'transactional',
-        region: null,
-        dedupKey: `${id}:${recipient}`,
-        state: 'queued',
-        attempts: 0,
-        nextAttemptAt: now,
-        leaseId: null,
-        leaseOwner: null,
-        leaseExpiresAt: null,
-        lastReply: null,
-        lastClass: null,
-        createdAt: now,
-        updatedAt: now,
-        finishedAt: null,
-      },
-    ],
-    events: [{ messageId: id, jobId: null, type: 'accepted', at: now, data: { recipients: 1, nested: { ok: true } } }],
-  };
+  const m = newMessage({ tenantId, recipients: [recipient], pool: 'default', now });
+  m.message.tags = { campaign: 'x' };
+  m.events[0].data = { recipients: 1, nested: { ok: true } };
+  return m;
 }
 
 describe('rowInserter', () => {
