@@ -10,6 +10,8 @@
  *                RPC methods answer from it too).
  *   composeApp   the deps `createApp` takes, the AppConfig mapped from the settings.
  *   composeEdge  both, in one process (Node): the hub's lane budgets read the API's policy cache.
+ *   composeWebhooks  the webhook sender over the runtime's DNS and HTTP, and the URL check the
+ *                API uses (Node: in process, on a timer; Workers: in WebhookSenderObject, on alarms).
  */
 import { LeaseHub } from './hub/hub.ts';
 import { Shaper, type ShaperOptions } from './hub/shaping.ts';
@@ -25,6 +27,9 @@ import type { DnsRecords } from './ports/dns-records.ts';
 import type { Secrets } from './ports/secrets.ts';
 import type { Store } from './ports/store.ts';
 import type { Logger } from './logger.ts';
+import type { WebhookConfig } from './ports/webhooks.ts';
+import { WebhookSender, type WebhookTransport } from './webhooks/sender.ts';
+import { checkTarget, parseCidr, type Resolve } from './webhooks/ssrf.ts';
 import type { Metrics } from './metrics.ts';
 
 /** What every runtime binds for both the API and the hub. */
@@ -156,4 +161,32 @@ export function composeEdge(settings: Settings, b: EdgeBindings): { deps: AppDep
     ...(b.shaping ? { shapingPolicy: b.shaping.policy } : {}),
   });
   return { deps, hub };
+}
+
+export interface WebhookBindings extends Pick<RuntimeBindings, 'store' | 'secrets' | 'logger'> {
+  resolve: Resolve;
+  transport: WebhookTransport;
+}
+
+/** The webhook sender (not started) and the URL check and secret overlap the API applies. */
+export function composeWebhooks(settings: Settings, b: WebhookBindings): { sender: WebhookSender; config: WebhookConfig } {
+  const allow = settings.POSTLANE_WEBHOOK_ALLOW.map((c) => parseCidr(c)!);
+  const sender = new WebhookSender({
+    store: b.store,
+    secrets: b.secrets,
+    logger: b.logger.child({ component: 'webhooks' }),
+    resolve: b.resolve,
+    transport: b.transport,
+    allow,
+    retryWindowMs: settings.POSTLANE_WEBHOOK_RETRY_WINDOW_MS,
+    retryInitialMs: settings.POSTLANE_WEBHOOK_RETRY_INITIAL_MS,
+    retryMaxMs: settings.POSTLANE_WEBHOOK_RETRY_MAX_MS,
+    disableAfter: settings.POSTLANE_WEBHOOK_DISABLE_AFTER,
+    concurrency: settings.POSTLANE_WEBHOOK_CONCURRENCY,
+  });
+  const config: WebhookConfig = {
+    checkUrl: async (url) => void (await checkTarget(url, b.resolve, allow)),
+    secretOverlapMs: settings.POSTLANE_WEBHOOK_SECRET_OVERLAP_MS,
+  };
+  return { sender, config };
 }

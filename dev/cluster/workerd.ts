@@ -93,7 +93,7 @@ export function workerd(opts: {
         host: '127.0.0.1',
         port: opts.port,
         bindings: opts.vars,
-        durableObjects: { LEASE_HUB: objectRef('LeaseHubObject'), RATE_COUNTER: objectRef('RateCounter') },
+        durableObjects: { LEASE_HUB: objectRef('LeaseHubObject'), RATE_COUNTER: objectRef('RateCounter'), WEBHOOK_SENDER: objectRef('WebhookSenderObject') },
         durableObjectsPersist: opts.persist,
         unsafeDevRegistryPath: opts.registry,
         handleRuntimeStdio: (stdout: NodeJS.ReadableStream, stderr: NodeJS.ReadableStream) => {

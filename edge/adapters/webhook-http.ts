@@ -11,23 +11,14 @@ import { request as httpsRequest } from 'node:https';
 import type { LookupFunction } from 'node:net';
 import type { CheckedTarget } from '../webhooks/ssrf.ts';
 import type { TransportResult } from '../webhooks/sender.ts';
+import { retryAfterMs, WEBHOOK_BODY_LIMIT } from '../webhooks/fetch-transport.ts';
 
-export const WEBHOOK_BODY_LIMIT = 64 * 1024;
 export const WEBHOOK_CONNECT_TIMEOUT_MS = 10_000;
 export const WEBHOOK_TOTAL_TIMEOUT_MS = 10_000;
 
 export async function resolveHost(host: string): Promise<string[]> {
   const all = await lookup(host, { all: true, verbatim: true });
   return all.map((a) => a.address);
-}
-
-/** `Retry-After` as seconds or an HTTP date, in ms; null when absent or unreadable. */
-export function retryAfterMs(value: string | string[] | undefined, now = Date.now()): number | null {
-  const v = Array.isArray(value) ? value[0] : value;
-  if (!v) return null;
-  if (/^\d+$/.test(v.trim())) return Number(v.trim()) * 1000;
-  const at = Date.parse(v);
-  return Number.isNaN(at) ? null : Math.max(0, at - now);
 }
 
 export function postWebhook(target: CheckedTarget, headers: Record<string, string>, body: string, timeouts = { connectMs: WEBHOOK_CONNECT_TIMEOUT_MS, totalMs: WEBHOOK_TOTAL_TIMEOUT_MS }): Promise<TransportResult> {

@@ -19,14 +19,16 @@ import type { Secrets } from '../ports/secrets.ts';
 import type { Store } from '../ports/store.ts';
 import type { RateCounter } from './rate-counter.ts';
 import type { LeaseHubObject } from './lease-hub.ts';
+import type { WebhookSenderObject } from './webhook-sender.ts';
 
 export interface WorkerBindings {
   LEASE_HUB: DurableObjectNamespace<LeaseHubObject>;
   RATE_COUNTER: DurableObjectNamespace<RateCounter>;
+  WEBHOOK_SENDER: DurableObjectNamespace<WebhookSenderObject>;
   [setting: string]: unknown;
 }
 
-const DURABLE_OBJECT_BINDINGS = ['LEASE_HUB', 'RATE_COUNTER'] as const;
+const DURABLE_OBJECT_BINDINGS = ['LEASE_HUB', 'RATE_COUNTER', 'WEBHOOK_SENDER'] as const;
 
 /** The settings, and the Durable Object bindings wrangler.toml declares. */
 export function parseWorkerEnv(env: Record<string, unknown>): Settings {

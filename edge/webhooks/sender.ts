@@ -7,7 +7,9 @@
  * `disableAfter` attempts, or for the whole window, is disabled with its reason recorded.
  *
  * Runtime-agnostic: DNS and HTTP come in as `resolve` and `transport` (Node:
- * edge/adapters/webhook-http.ts). Wired on the Node edge only.
+ * edge/adapters/webhook-http.ts; Workers: edge/webhooks/fetch-transport.ts). On Node it runs on
+ * its own timer (`start`); on Workers a Durable Object's alarm runs one bounded `pass` at a time
+ * (edge/durable/webhook-sender.ts), since nothing runs between a Worker's events.
  */
 import type { WebhookPayload } from '../../shared/webhooks.ts';
 import type { Logger } from '../logger.ts';
@@ -92,6 +94,22 @@ export class WebhookSender {
     while (this.ticking || this.running.size) await Promise.allSettled([...this.running, new Promise((r) => setTimeout(r, 10))]);
   }
 
+  /**
+   * Delivers what is due until nothing is due or in flight, or `budgetMs` has passed; then lets
+   * the attempts in flight finish (each bounded by the transport's timeout). For runtimes where
+   * the caller schedules the next pass (a Durable Object's alarm) instead of a timer.
+   */
+  async pass(budgetMs: number): Promise<void> {
+    const end = this.now() + budgetMs;
+    this.stopped = false;
+    await this.tick();
+    while ((this.running.size || this.ticking) && this.now() < end) await Promise.race([...this.running, new Promise((r) => setTimeout(r, 10))]);
+    // Out of budget: no new attempts; the next pass takes what is left.
+    this.stopped = true;
+    while (this.ticking || this.running.size) await Promise.allSettled([...this.running, new Promise((r) => setTimeout(r, 10))]);
+    this.stopped = false;
+  }
+
   /** Another pass as soon as possible (an attempt finished: its message's next event may go). */
   private kick() {
     if (this.stopped) return;
@@ -114,7 +132,7 @@ export class WebhookSender {
     } finally {
       this.ticking = false;
     }
-    if (this.again) setImmediate(() => this.kick());
+    if (this.again) setTimeout(() => this.kick(), 0);
   }
 
   /** Starts due deliveries of one endpoint up to its concurrency (1 while it is failing). */
