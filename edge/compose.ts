@@ -175,6 +175,7 @@ export function composeWebhooks(settings: Settings, b: WebhookBindings): { sende
     store: b.store,
     secrets: b.secrets,
     logger: b.logger.child({ component: 'webhooks' }),
+    traceLogger: b.logger.child({ component: 'trace' }),
     resolve: b.resolve,
     transport: b.transport,
     allow,

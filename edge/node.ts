@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import pino from 'pino';
 import { parseNodeEnv, type NodeEnv } from './adapters/node-config.ts';
 import { startEdge } from './adapters/node-server.ts';
+import { effectiveSettings } from './settings.ts';
 import { MtaNode } from '../mta-node/node.ts';
 import { loadConfig, type NodeConfig } from '../mta-node/config.ts';
 
@@ -41,7 +42,8 @@ try {
   process.exit(2);
 }
 
-const logger = pino({ level: env.POSTLANE_LOG_LEVEL });
+// Readable lines in a terminal (pino-pretty, in a worker thread), JSON lines otherwise.
+const logger = pino({ level: env.POSTLANE_LOG_LEVEL, ...(process.stdout.isTTY ? { transport: { target: 'pino-pretty', options: { colorize: true } } } : {}) });
 const edge = await startEdge(env, { logger: logger.child({ svc: 'edge' }) }).catch((error: Error) => {
   logger.fatal({ err: error }, 'the edge could not start');
   process.exit(1);
@@ -53,7 +55,7 @@ if (nodeConfig) {
   await node.start();
 }
 
-logger.info({ url: edge.url, embeddedNode: Boolean(node) }, 'Postlane is running');
+logger.info({ url: edge.url, embeddedNode: Boolean(node), settings: effectiveSettings(env, 'node') }, 'Postlane is running');
 
 let stopping = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

@@ -191,8 +191,27 @@ export const SettingsSchema = z.object({
   POSTLANE_SPF_INCLUDE: setting(hostName.optional(), { runtimes: BOTH }),
   /** The host the return path's MX points at (bounces and DSNs come back there); unset, no MX is advised. */
   POSTLANE_INTAKE_HOST: setting(hostName.optional(), { runtimes: BOTH }),
+  /** The platform's public base URL (https) for links in mail: one-click unsubscribe `/u/…`; unset, the origin a send request came in on. */
+  POSTLANE_PUBLIC_URL: setting(z.url({ error: 'must be a URL like https://mail.example.com' }).optional(), { runtimes: BOTH }),
+  /** The base URL of open/click tracking links `/t/…` (a host that reaches this edge); unset, POSTLANE_PUBLIC_URL. */
+  POSTLANE_TRACKING_BASE: setting(z.url({ error: 'must be a URL like https://t.example.com' }).optional(), { runtimes: BOTH }),
   /** Node: how often every sending domain's DNS records are checked again. */
   POSTLANE_DOMAIN_CHECK_MS: setting(int(1000).default(3_600_000), { runtimes: NODE }),
+
+  // SMTP listeners (Node, edge/adapters/smtp-submission/): each is off until its port is set; 0 takes a free port.
+  /** Submission with STARTTLS (RFC 6409; 587): AUTH with an API key of scope `send`. */
+  POSTLANE_SUBMISSION_PORT: setting(int(0, 65535).optional(), { runtimes: NODE }),
+  /** Submission over implicit TLS (RFC 8314; 465). */
+  POSTLANE_SUBMISSION_TLS_PORT: setting(int(0, 65535).optional(), { runtimes: NODE }),
+  /** The MX for bounces to the return path (`bounces+<job>@…`) and for the FBL addresses (25). */
+  POSTLANE_INTAKE_PORT: setting(int(0, 65535).optional(), { runtimes: NODE }),
+  /** The address the SMTP listeners bind. */
+  POSTLANE_SMTP_HOST: setting(z.string().min(1).default('127.0.0.1'), { runtimes: NODE }),
+  /** PEM files of the listeners' certificate and key; unset, a self-signed one is made at start (local use). */
+  POSTLANE_SMTP_TLS_CERT: setting(z.string().min(1).optional(), { runtimes: NODE }),
+  POSTLANE_SMTP_TLS_KEY: setting(z.string().min(1).optional(), { runtimes: NODE }),
+  /** Feedback-loop mailboxes the intake takes ARF reports for (comma-separated addresses). */
+  POSTLANE_FBL_ADDRESSES: setting(list(z.string().regex(/^[^@\s,]+@[^@\s,]+\.[^@\s,]+$/, { error: (issue) => `"${issue.input}" is not an address like fbl@example.com` })).default([]), { runtimes: NODE }),
 
   /** Overrides of the provider shaping table as a JSON document. */
   POSTLANE_SHAPING_POLICY: setting(shapingJson.optional(), { runtimes: BOTH }),
@@ -203,20 +222,26 @@ export const SettingsSchema = z.object({
   /** Workers: DNS-over-HTTPS (JSON API) for that check; `off` skips the MX check. */
   POSTLANE_DOH_URL: setting(z.union([z.literal('off'), z.url({ error: 'must be a URL or off' })]).default('https://cloudflare-dns.com/dns-query'), { runtimes: WORKER }),
 
-  // Webhooks (edge/webhooks/): the Node edge's sender. Not wired on Workers yet.
+  // Webhooks (edge/webhooks/): the sender runs in the Node edge's process and, on Workers, in WebhookSenderObject.
   /** CIDRs a webhook URL may resolve to although private or loopback (e.g. 127.0.0.1/32 in tests). */
-  POSTLANE_WEBHOOK_ALLOW: setting(list(z.string().refine((v) => parseCidr(v) !== null, { error: (issue) => `"${issue.input}" is not a CIDR (ADDR/BITS)` })).default([]), { runtimes: NODE }),
+  POSTLANE_WEBHOOK_ALLOW: setting(list(z.string().refine((v) => parseCidr(v) !== null, { error: (issue) => `"${issue.input}" is not a CIDR (ADDR/BITS)` })).default([]), { runtimes: BOTH }),
   /** How long a delivery is retried before it becomes a dead letter; an endpoint failing this long is disabled. */
-  POSTLANE_WEBHOOK_RETRY_WINDOW_MS: setting(int(1000).default(86_400_000), { runtimes: NODE }),
+  POSTLANE_WEBHOOK_RETRY_WINDOW_MS: setting(int(1000).default(86_400_000), { runtimes: BOTH }),
   /** Backoff bounds (full jitter): the first delay's cap and the largest. */
-  POSTLANE_WEBHOOK_RETRY_INITIAL_MS: setting(int(1).default(5000), { runtimes: NODE }),
-  POSTLANE_WEBHOOK_RETRY_MAX_MS: setting(int(1).default(3_600_000), { runtimes: NODE }),
+  POSTLANE_WEBHOOK_RETRY_INITIAL_MS: setting(int(1).default(5000), { runtimes: BOTH }),
+  POSTLANE_WEBHOOK_RETRY_MAX_MS: setting(int(1).default(3_600_000), { runtimes: BOTH }),
   /** Failed attempts in a row after which an endpoint is disabled. */
-  POSTLANE_WEBHOOK_DISABLE_AFTER: setting(int(1).default(100), { runtimes: NODE }),
+  POSTLANE_WEBHOOK_DISABLE_AFTER: setting(int(1).default(100), { runtimes: BOTH }),
   /** Deliveries in flight per endpoint (different messages; one message's events go one at a time). */
-  POSTLANE_WEBHOOK_CONCURRENCY: setting(int(1, 256).default(8), { runtimes: NODE }),
+  POSTLANE_WEBHOOK_CONCURRENCY: setting(int(1, 256).default(8), { runtimes: BOTH }),
   /** How long the old secret still signs after a rotation. */
-  POSTLANE_WEBHOOK_SECRET_OVERLAP_MS: setting(int(0).default(86_400_000), { runtimes: NODE }),
+  POSTLANE_WEBHOOK_SECRET_OVERLAP_MS: setting(int(0).default(86_400_000), { runtimes: BOTH }),
+
+  // Statistics and alerts (edge/services/stats.ts, edge/services/alerts.ts).
+  /** Days of trailing baseline that reputation health and spike alerts compare the current window with. */
+  POSTLANE_BASELINE_DAYS: setting(int(1, 365).default(14), { runtimes: BOTH }),
+  /** How often the alert rules are evaluated over the rollups (at most 15 s, so a spike is raised within a minute). */
+  POSTLANE_ALERT_INTERVAL_MS: setting(int(100, 15_000).default(10_000), { runtimes: NODE }),
 });
 
 export type SettingName = keyof typeof SettingsSchema.shape;
@@ -282,6 +307,9 @@ export function parseSettings(env: Record<string, unknown>, runtime: Runtime, io
       problems.push(`${name ?? '(settings)'}: ${entry}${issue.message}`);
     }
   }
+  if (Boolean(input.POSTLANE_SMTP_TLS_CERT) !== Boolean(input.POSTLANE_SMTP_TLS_KEY)) {
+    problems.push(`${input.POSTLANE_SMTP_TLS_CERT ? 'POSTLANE_SMTP_TLS_KEY' : 'POSTLANE_SMTP_TLS_CERT'}: give the certificate and its key together (or neither, for a self-signed one)`);
+  }
   if (input.POSTLANE_SHAPING_FILE && input.POSTLANE_SHAPING_POLICY) {
     problems.push('POSTLANE_SHAPING_FILE: give the shaping overrides once, as POSTLANE_SHAPING_FILE or POSTLANE_SHAPING_POLICY');
   }
@@ -323,7 +351,10 @@ export function appConfig(settings: Settings, overrides: { shapingPolicy?: Shapi
     leaseTtlMs: settings.POSTLANE_LEASE_TTL_MS,
     heartbeatMs: settings.POSTLANE_HEARTBEAT_MS,
     requireVerifiedDomain: settings.POSTLANE_REQUIRE_VERIFIED_DOMAIN,
+    baselineDays: settings.POSTLANE_BASELINE_DAYS,
     domainAuth: { spfInclude: settings.POSTLANE_SPF_INCLUDE ?? null, intakeHost: settings.POSTLANE_INTAKE_HOST ?? null },
+    ...(settings.POSTLANE_PUBLIC_URL ? { publicUrl: settings.POSTLANE_PUBLIC_URL } : {}),
+    ...(settings.POSTLANE_TRACKING_BASE ? { trackingBase: settings.POSTLANE_TRACKING_BASE } : {}),
     ...(shapingPolicy ? { shapingPolicy } : {}),
   };
 }
@@ -334,4 +365,24 @@ export function retryOverride(settings: Settings): { initialMs?: number; maxDela
     ...(settings.POSTLANE_RETRY_INITIAL_MS ? { initialMs: settings.POSTLANE_RETRY_INITIAL_MS } : {}),
     ...(settings.POSTLANE_RETRY_MAX_MS ? { maxDelayMs: settings.POSTLANE_RETRY_MAX_MS } : {}),
   };
+}
+
+/** Setting names whose values are credentials on every runtime (besides those marked `secret`). */
+const CREDENTIAL_NAME = /_(KEY|TOKEN|PASSWORD)$/;
+
+/**
+ * The settings in force on this runtime, for the start-up log line: secrets shown as `[set]`,
+ * credentials inside URLs (`https://user:pass@…`) removed, unset optional ones left out.
+ */
+export function effectiveSettings(settings: Settings, runtime: Runtime): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const name of SETTING_NAMES) {
+    if (!metaOf(name).runtimes.includes(runtime)) continue;
+    const value = settings[name];
+    if (value === undefined) continue;
+    if (metaOf(name).secret || CREDENTIAL_NAME.test(name)) out[name] = '[set]';
+    else if (typeof value === 'string' && /^[a-z][a-z0-9+.-]*:\/\/[^/@]*@/i.test(value)) out[name] = value.replace(/\/\/[^/@]*@/, '//[credentials]@');
+    else out[name] = value;
+  }
+  return out;
 }

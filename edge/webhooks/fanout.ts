@@ -9,6 +9,7 @@
 import { newId } from '../../shared/ids.ts';
 import type { Logger } from '../logger.ts';
 import type { NewWebhookDelivery, OutboxEvent, WebhookEndpointRecord, WebhookStore } from '../ports/webhooks.ts';
+import { logTrace } from './trace-log.ts';
 
 export const FANOUT_BATCH = 500;
 
@@ -28,6 +29,8 @@ export class WebhookFanout {
   constructor(
     private readonly store: WebhookStore,
     private readonly logger: Logger,
+    /** Where the trace log's lines go (edge/webhooks/trace-log.ts): one per committed event. */
+    private readonly traceLogger: Logger,
     private readonly batch = FANOUT_BATCH,
   ) {}
 
@@ -49,6 +52,7 @@ export class WebhookFanout {
       this.logger.debug({ cursor }, 'webhook fan-out: the cursor moved meanwhile (another edge); read again');
       return 0;
     }
+    logTrace(this.traceLogger, events);
     return deliveries.length;
   }
 

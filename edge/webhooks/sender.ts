@@ -32,6 +32,8 @@ export interface WebhookSenderOptions {
   store: WebhookStore;
   secrets: Secrets;
   logger: Logger;
+  /** The trace log's (one line per committed message event); a sibling of `logger`, not its child, so keys are not repeated. */
+  traceLogger: Logger;
   resolve: Resolve;
   transport: WebhookTransport;
   allow: readonly Cidr[];
@@ -74,7 +76,7 @@ export class WebhookSender {
   private again = false;
 
   constructor(private readonly o: WebhookSenderOptions) {
-    this.fanout = new WebhookFanout(o.store, o.logger);
+    this.fanout = new WebhookFanout(o.store, o.logger, o.traceLogger);
   }
 
   private now() {

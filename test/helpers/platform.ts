@@ -30,6 +30,8 @@ export interface PlatformOptions {
   dataDir?: string;
   /** Shaping policy overrides for the edge (provider rates, AIMD, breakers). */
   shaper?: StartEdgeOptions['shaper'];
+  /** The edge's logger (default: silent unless POSTLANE_TEST_LOG is set). */
+  logger?: StartEdgeOptions['logger'];
 }
 
 const quiet = consoleLogger((process.env.POSTLANE_TEST_LOG as 'error') ?? 'silent');
@@ -48,7 +50,8 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<Platfor
     POSTLANE_DNS_SERVERS: dns.address,
     ...opts.env,
   });
-  let edge = await startEdge(env, { logger: quiet, shaper: opts.shaper });
+  const edgeLogger = opts.logger ?? quiet;
+  let edge = await startEdge(env, { logger: edgeLogger, shaper: opts.shaper });
   const nodes: MtaNode[] = [];
   let nodeCount = 0;
 
@@ -99,7 +102,7 @@ export async function startPlatform(opts: PlatformOptions = {}): Promise<Platfor
       // (FIN) before the next request, or fetch would reuse one. The restart itself may finish
       // without ever polling I/O (the embedded libSQL driver is synchronous).
       await new Promise((r) => setTimeout(r, 50));
-      edge = await startEdge({ ...env, PORT: edge.port }, { logger: quiet, shaper: opts.shaper });
+      edge = await startEdge({ ...env, PORT: edge.port }, { logger: edgeLogger, shaper: opts.shaper });
     },
     async stop() {
       await Promise.allSettled(nodes.map((n) => n.stop()));
