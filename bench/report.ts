@@ -1,6 +1,11 @@
 /** The bench's printed table and its one-line JSON summary, from the results of the run. */
 import type { E2EResult, LoadResult } from './lib/measure.ts';
 import { CPU_PROF, P, QUICK, R, TARGETS, profDir } from './setup.ts';
+import { loadJson, loadSummary } from './lib/load.ts';
+
+/** Issue 17's targets against Postfix relaying the same load: ≥ 2× in each e2e, RSA ≥ half the signing ceiling. */
+const VS_POSTFIX = 2;
+const OF_SIGNING_CEILING = 0.5;
 
 const n0 = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? '—' : Math.round(x).toLocaleString('en-US'));
 const n1 = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? '—' : x.toFixed(1));
@@ -40,9 +45,27 @@ export function printTable() {
     row(`e2e ${label === 'rsa' ? 'RSA-2048 DKIM' : 'Ed25519 DKIM ("off")'}, delivered/s`, n0(e.perSec), `smtp raw reuse ${n0(s?.reuse.perSec)}`, ratio(e.perSec, s?.reuse.perSec), target, label === 'rsa' ? yesNo(e.complete && e.perSec >= TARGETS.e2eRsa) : '');
     row('  vs raw new conn/msg', '', n0(s?.newConn.perSec), ratio(e.perSec, s?.newConn.perSec), '', '');
     if (label === 'rsa') row('  vs RSA-2048 signs/s, 1 thread', '', n0(b?.rsaPerSec), ratio(e.perSec, b?.rsaPerSec), '', '');
+    if (label === 'rsa' && b) {
+      const ceiling = b.rsaPerSec * R.machine.cores;
+      row(`  vs signing ceiling (${R.machine.cores} cores)`, '', n0(ceiling), ratio(e.perSec, ceiling), `≥ ${OF_SIGNING_CEILING}`, yesNo(e.perSec / ceiling >= OF_SIGNING_CEILING));
+    }
     if (e.node) row('  node: delivered / deferred / bounced', `${e.node.delivered} / ${e.node.deferred} / ${e.node.bounced}`, `jobs ${JSON.stringify(e.jobs)}; hub view ${JSON.stringify(e.hub)}`, '', '', '');
     if (e.node) row('  node: in flight / leased total', `${e.node.inFlight} / ${e.node.leased}`, '', '', '', '');
     row('  delivered / sent, total s, ingest s', `${e.delivered}/${e.messages}, ${(e.ms / 1000).toFixed(1)} s, ${(e.ingestMs / 1000).toFixed(1)} s`, `DKIM check ${e.dkimChecked}`, '', '', e.complete ? '' : 'INCOMPLETE');
+  }
+  const pf = R.postfix;
+  if (pf && 'error' in pf) row('Postfix relay baseline', 'FAILED', pf.error.slice(0, 100), '', '', '');
+  if (pf && !('error' in pf)) {
+    const base = `Postfix relay ${n0(pf.perSec)}/s`;
+    row("Postfix relay (fsync'd queue), relayed/s", n0(pf.perSec), `smtp-source ${pf.sessions} sessions → postfix → smtp-sink, ${pf.connections} conns`, '', '', pf.complete ? '' : 'INCOMPLETE');
+    row('  relayed / sent, total s, hand-in s', `${pf.delivered}/${pf.messages}, ${(pf.ms / 1000).toFixed(1)} s, ${(pf.ingestMs / 1000).toFixed(1)} s`, 'same messages, size and sink as e2e', '', '', '');
+    for (const [label, name] of [['rsa', 'e2e RSA-2048 ÷ Postfix'], ['ed25519', 'e2e Ed25519 ÷ Postfix']] as const) {
+      const e = R.e2e[label];
+      if (!e || 'error' in e) continue;
+      const q = e.perSec / pf.perSec;
+      row(name, n0(e.perSec), base, ratio(e.perSec, pf.perSec), `≥ ${VS_POSTFIX}`, yesNo(e.complete && pf.complete && q >= VS_POSTFIX));
+    }
+    row('e2e without DKIM ÷ Postfix', 'not run', 'Postlane signs every message it sends (no unsigned mode)', '', `≥ ${VS_POSTFIX}`, '');
   }
   for (const [label, x] of Object.entries(R.external ?? {})) {
     if (x.single) row(`${label}: ingest single c=32, msg/s`, n0(x.single.messagesPerSec), `p50 ${n1(x.single.p50)} p99 ${n1(x.single.p99)} ms`, `${ratio(x.single.messagesPerSec, i?.single.messagesPerSec)} of embedded`, '', '');
@@ -93,7 +116,10 @@ export function printTable() {
   console.log(`e2e: ${P.e2eMessages} messages posted in batches of ${P.batchSize} at c=${P.e2ePostConcurrency}, timed from the first POST to the sink's last message; node capacity ${P.node.capacity}, ${P.node.limits.maxConnections} connections, ${P.node.limits.maxMessagesPerConnection} msgs/connection, journal fsync ${P.node.journalFsync}, DKIM workers ${P.node.dkimWorkers}`);
   if (R.cluster) console.log(`cluster: 2 workerd edges (+1 for the Durable Objects) over sqld primary + replica, nodes bench-eu and bench-us; e2e first on an empty queue (${P.e2eMessages} messages, sink = smtp-server in the bench process), then ingest with the nodes stopped; shaping policy POSTLANE_SHAPING_POLICY = the embedded shaping file`);
   console.log('"DKIM off": every sending domain has a key (POST /v1/domains), so the cheap case is Ed25519 signing, not unsigned mail.');
+  if (pf && !('error' in pf)) console.log(`postfix: a private instance (own config, queue and data directories in a temp dir, stopped after), default fsync'd queue (cleanup(8) syncs each queue file before 250), relayhost = the e2e sink, smtp_destination_concurrency_limit ${pf.connections}, ${P.node.limits.maxMessagesPerConnection} msgs/connection, no DKIM; run minutes after the e2e phases`);
+  if (pf) console.log('"without DKIM": a registered sending domain always has a key and the node signs with it, so there is no unsigned Postlane run to set beside Postfix yet.');
   for (const n of R.notes) console.log(`note: ${n}`);
+  console.log(loadSummary());
   if (CPU_PROF) console.log(`CPU profiles of the platform children: ${profDir}`);
 }
 
@@ -117,6 +143,10 @@ export function summaryJson() {
     e2e_rsa_msgs: e('rsa') && Math.round(e('rsa')!.perSec),
     e2e_ed25519_msgs: e('ed25519') && Math.round(e('ed25519')!.perSec),
     e2e_rsa_ratio_raw_reuse: e('rsa') && R.smtp && +(e('rsa')!.perSec / R.smtp.reuse.perSec).toFixed(3),
+    postfix_relay_msgs: R.postfix && !('error' in R.postfix) ? Math.round(R.postfix.perSec) : undefined,
+    e2e_rsa_ratio_postfix: e('rsa') && R.postfix && !('error' in R.postfix) ? +(e('rsa')!.perSec / R.postfix.perSec).toFixed(3) : undefined,
+    e2e_ed25519_ratio_postfix: e('ed25519') && R.postfix && !('error' in R.postfix) ? +(e('ed25519')!.perSec / R.postfix.perSec).toFixed(3) : undefined,
+    load: loadJson(),
     cluster: R.cluster
       ? {
           ingest_single_msgs: R.cluster.single && Math.round(R.cluster.single.messagesPerSec),

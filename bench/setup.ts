@@ -102,6 +102,8 @@ export interface Results {
   e2e: Record<string, (E2EResult & { dkim: string; dkimChecked: string; node?: any; jobs?: any; hub?: any }) | { error: string }>;
   external?: Record<string, { single?: LoadResult; batch?: LoadResult; e2e?: E2EResult; error?: string; note?: string }>;
   cluster?: ClusterResults;
+  /** The same e2e load relayed by a private Postfix (bench/postfix.ts). */
+  postfix?: { messages: number; delivered: number; ms: number; perSec: number; ingestMs: number; complete: boolean; sessions: number; connections: number } | { error: string };
   notes: string[];
 }
 

@@ -1,10 +1,10 @@
 /**
  * The SMTP side of the bench: Postfix's smtp-sink (THE sink for raw and end-to-end runs, so the
  * ratio compares like with like) and smtp-source (the plain SMTP load generator). Installed with
- * `DEBIAN_FRONTEND=noninteractive apt-get install -y postfix`; the daemon is never started.
+ * lib/postfix-install.ts when missing; the Postfix daemon itself runs only as lib/postfix-relay.ts.
  * smtp-sink runs with -c and we read its running counters (`sess=N quit=N mesg=N`) from stdout.
  */
-import { closeSync, existsSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
@@ -15,10 +15,6 @@ const POLL_MS = 10;
 
 export const SMTP_SINK = '/usr/sbin/smtp-sink';
 export const SMTP_SOURCE = '/usr/sbin/smtp-source';
-
-export function postfixToolsPresent(): boolean {
-  return existsSync(SMTP_SINK) && existsSync(SMTP_SOURCE);
-}
 
 export interface SmtpSink {
   port: number;

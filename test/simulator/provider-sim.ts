@@ -10,6 +10,9 @@
  * - rejects unknown users (550 5.1.1 and the provider's own wording);
  * - blocks when the test flips a switch, the way a pool is blocked after complaints
  *   (Microsoft 550 5.7.1 … (S3150), Yahoo 553 5.7.1 [BL21], Gmail 421 4.7.0 low domain reputation);
+ * - with `reputation`, judges its senders as the provider does (reputation.ts, behaviours.ts):
+ *   per-IP and per-domain rates, throttles that escalate into an IP block when ignored,
+ *   complaint-driven blocks, tarpits, a score per (IP, sender domain) that recovers slowly;
  * - complains: a share of accepted messages (or the recipients a predicate picks) comes back as
  *   an ARF report (RFC 5965), built as feedback loops build them and POSTed to the platform's
  *   /v1/inbound; with `blockAfterComplaints` the provider blocks after that many, as they do.
@@ -20,8 +23,12 @@
 import type { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
 import { buildArfReport } from './arf.ts';
+import { REPLIES, seeded, smtpError, type ReplyKind } from './replies.ts';
+import { BEHAVIOURS, compressed, type ProviderBehaviour } from './behaviours.ts';
+import { ReputationBook, type WindowLimit } from './reputation.ts';
 
 export { buildArfReport } from './arf.ts';
+export { seeded } from './replies.ts';
 
 export type SimProviderName = 'gmail' | 'microsoft' | 'yahoo' | 'other';
 
@@ -46,6 +53,14 @@ export interface SimProviderConfig {
   blockAfterComplaints?: number;
   /** Delay between acceptance and the report (default 20 ms; real FBLs take minutes). */
   complaintDelayMs?: number;
+  /**
+   * Judge the sender as the provider does (reputation.ts, this provider's record in
+   * behaviours.ts): per-IP and per-sender-domain rates instead of `ratePerWindow`, throttles
+   * that escalate into a hold and then an IP block when ignored, complaints that lower the
+   * score, tarpits for a poor one. `compress` runs the record's clock that many times faster;
+   * `escalation` overrides single numbers of the record.
+   */
+  reputation?: { perIp: WindowLimit; perDomain?: WindowLimit; compress?: number; escalation?: Partial<ProviderBehaviour['escalation']> };
 }
 
 /** Where complaints go: the platform under test and a key with the `feedback` scope. */
@@ -56,62 +71,14 @@ export interface FeedbackTarget {
 
 export type SimEventKind = 'accepted' | 'throttled' | 'deferred' | 'unknown_user' | 'blocked' | 'refused_connection' | 'complained';
 
+const domainOf = (address: string) => address.slice(address.lastIndexOf('@') + 1).toLowerCase();
+
 export interface SimEvent {
   at: number;
   kind: SimEventKind;
   ip: string;
   rcpt: string | null;
   reply: string | null;
-}
-
-/** The provider's own words. Codes and fragments from provider-replies.md. */
-const REPLIES: Record<SimProviderName, { throttle: [number, string]; defer: [number, string]; unknown: [number, string]; block: [number, string]; connections: [number, string] }> = {
-  gmail: {
-    throttle: [421, '4.7.28 [{ip}] Our system has detected an unusual rate of unsolicited mail originating from your IP address. To protect our users from spam, mail sent from your IP address has been temporarily rate limited. Please visit https://support.google.com/mail/?p=UnsolicitedRateLimitError to review our Bulk Email Senders Guidelines. gsmtp'],
-    defer: [450, '4.2.1 The user you are trying to contact is receiving mail at a rate that prevents additional messages from being delivered. Please resend your message at a later point. gsmtp'],
-    unknown: [550, "5.1.1 The email account that you tried to reach does not exist. Please try double-checking the recipient's email address for typos or unnecessary spaces. gsmtp"],
-    block: [421, '4.7.0 This message is suspected due to the very low reputation of the sending domain. To best protect our users from spam, the message has been blocked. gsmtp'],
-    connections: [421, '4.7.0 Try again later, closing connection. gsmtp'],
-  },
-  microsoft: {
-    throttle: [451, '4.7.650 The mail server [{ip}] has been temporarily rate limited due to IP reputation. For e-mail delivery information, see https://postmaster.live.com (S775)'],
-    defer: [451, '4.3.2 Temporary server error. Please try again later ATTR2'],
-    unknown: [550, '5.1.1 RESOLVER.ADR.RecipNotFound; not found'],
-    block: [550, "5.7.1 Unfortunately, messages from [{ip}] weren't sent. Please contact your Internet service provider since part of their network is on our block list (S3150). You can also refer your provider to http://mail.live.com/mail/troubleshooting.aspx#errors."],
-    connections: [421, '4.3.2 The maximum number of concurrent server connections has exceeded a limit, closing transmission channel'],
-  },
-  yahoo: {
-    throttle: [421, '4.7.0 [TSS04] Messages from {ip} temporarily deferred due to unexpected volume or user complaints - 4.16.55.1; see https://postmaster.yahooinc.com/error-codes'],
-    defer: [451, '4.3.0 Message temporarily deferred'],
-    unknown: [554, "delivery error: dd This user doesn't have a yahoo.com account ({rcpt}) [0] - mta1001.mail.gq1.yahoo.com"],
-    block: [553, '5.7.1 [BL21] Connections will not be accepted from {ip}, because the ip is in Spamhaus\'s list; see https://postmaster.yahooinc.com/error-codes'],
-    connections: [421, '4.7.0 [TSS04] Messages from {ip} temporarily deferred due to too many connections'],
-  },
-  other: {
-    throttle: [421, '4.7.0 Too many messages from {ip}, rate limited, try again later'],
-    defer: [451, '4.3.0 Temporary local problem, please try again later'],
-    unknown: [550, '5.1.1 <{rcpt}>: Recipient address rejected: User unknown in virtual mailbox table'],
-    block: [554, '5.7.1 Service unavailable; Client host [{ip}] blocked using zen.spamhaus.org'],
-    connections: [421, '4.7.0 Too many concurrent SMTP connections from this IP address; please try again later'],
-  },
-};
-
-/** mulberry32: a small seeded PRNG, so random deferrals repeat run to run. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function smtpError(code: number, text: string): Error {
-  const err = new Error(text) as Error & { responseCode: number };
-  err.responseCode = code;
-  return err;
 }
 
 const normaliseIp = (ip: string) => ip.replace(/^::ffff:/, '');
@@ -131,17 +98,22 @@ export class SimProvider {
   private readonly windows = new Map<string, number[]>();
   private server: SMTPServer | null = null;
   private readonly open = new Set<string>();
+  /** The provider's judgement of its senders, when `config.reputation` asks for it. */
+  readonly book: ReputationBook | null;
 
   constructor(
     readonly name: SimProviderName,
     readonly config: SimProviderConfig,
     private readonly random: () => number,
     private readonly startedAt: number,
-  ) {}
+  ) {
+    const r = config.reputation;
+    this.book = r ? new ReputationBook({ ...compressed(BEHAVIOURS[name].escalation, r.compress ?? 1), ...r.escalation, perIp: r.perIp, perDomain: r.perDomain }) : null;
+  }
 
-  private reply(kind: keyof (typeof REPLIES)['gmail'], ip: string, rcpt = ''): Error {
-    const [code, text] = REPLIES[this.name][kind];
-    return smtpError(code, text.replaceAll('{ip}', ip).replaceAll('{rcpt}', rcpt));
+  private reply(kind: ReplyKind | 'domainThrottle' | 'escalatedBlock', ip: string, rcpt = '', domain = ''): Error {
+    const [code, text] = kind === 'domainThrottle' ? BEHAVIOURS[this.name].replies.domainThrottle : kind === 'escalatedBlock' ? BEHAVIOURS[this.name].replies.block : REPLIES[this.name][kind];
+    return smtpError(code, text.replaceAll('{ip}', ip).replaceAll('{rcpt}', rcpt).replaceAll('{domain}', domain));
   }
 
   private record(kind: SimEventKind, ip: string, rcpt: string | null, err: Error | null = null) {
@@ -169,6 +141,7 @@ export class SimProvider {
         if (self.config.maxConnections !== undefined && self.connections >= self.config.maxConnections) {
           const err = self.reply('connections', ip);
           self.record('refused_connection', ip, null, err);
+          self.book?.connectionRefused(ip, Date.now());
           return cb(err);
         }
         self.open.add(session.id);
@@ -196,6 +169,7 @@ export class SimProvider {
           self.record('unknown_user', ip, rcpt, err);
           return cb(err);
         }
+        if (self.book) return self.judge(ip, session.envelope.mailFrom ? session.envelope.mailFrom.address : '', rcpt, now, cb);
         const window = self.inWindow(ip, now);
         if (self.config.ratePerWindow !== undefined && window.length >= self.config.ratePerWindow) {
           const err = self.reply('throttle', ip, rcpt);
@@ -229,6 +203,24 @@ export class SimProvider {
     this.port = ((this.server as unknown as { server: { address(): AddressInfo } }).server.address()).port;
   }
 
+  /** RCPT under `config.reputation`: the book's verdict, answered after its tarpit delay. */
+  private judge(ip: string, mailFrom: string, rcpt: string, now: number, cb: (err?: Error | null) => void) {
+    // Random deferrals first: they are the receiver's own trouble, not a verdict on the sender.
+    if (this.config.deferRate && this.random() < this.config.deferRate) {
+      const err = this.reply('defer', ip, rcpt);
+      this.record('deferred', ip, rcpt, err);
+      return cb(err);
+    }
+    const domain = domainOf(mailFrom);
+    const v = this.book!.decide(ip, domain, now);
+    let err: Error | null = null;
+    if (v.kind === 'block') err = this.reply('escalatedBlock', ip, rcpt, domain);
+    else if (v.kind === 'throttle') err = this.reply(v.scope === 'domain' ? 'domainThrottle' : 'throttle', ip, rcpt, domain);
+    if (err) this.record(v.kind === 'block' ? 'blocked' : 'throttled', ip, rcpt, err);
+    if (v.delayMs > 0) setTimeout(() => cb(err), v.delayMs);
+    else cb(err);
+  }
+
   async stop(): Promise<void> {
     const server = this.server;
     this.server = null;
@@ -242,6 +234,7 @@ export class SimProvider {
     const picked = this.config.complains?.(rcpt) ?? (this.config.complaintRate ? this.random() < this.config.complaintRate : false);
     if (!picked) return;
     this.complaints++;
+    this.book?.complaint(ip, domainOf(mailFrom), Date.now());
     if (this.config.blockAfterComplaints !== undefined && this.complaints >= this.config.blockAfterComplaints) this.blocked = true;
     const report = buildArfReport({ provider: this.name, ip, mailFrom, rcpt, original: raw, at: new Date() });
     const target = this.feedbackTarget;
