@@ -17,6 +17,7 @@ import { LeaseHub } from './hub/hub.ts';
 import { Shaper, type ShaperOptions } from './hub/shaping.ts';
 import { WarmupGate } from './hub/warmup.ts';
 import { policyFor } from './services/policy.ts';
+import { poolHealthState } from './services/stats.ts';
 import { appConfig, retryOverride, type Settings } from './settings.ts';
 import { classifierFor } from '../shared/policy/classifier.ts';
 import type { AppDeps } from './ports/app.ts';
@@ -75,7 +76,12 @@ const NO_REPUTATION = { breakers: [], rates: [], suspended_ips: [] };
 
 export function composeHub(settings: Settings, b: HubBindings): ComposedHub {
   // Warm-ups of pools and IPs, enforced by the Shaper; counts written back on the hub's tick.
-  const warmup = new WarmupGate({ store: b.store, logger: b.logger.child({ component: 'warmup' }) });
+  const warmup = new WarmupGate({
+    store: b.store,
+    logger: b.logger.child({ component: 'warmup' }),
+    // A pool bad against its trailing baseline holds its warm-up day instead of growing it.
+    poolHealth: (pool, now) => poolHealthState(b.store, pool, now, settings.POSTLANE_BASELINE_DAYS),
+  });
   const own: PolicyHolder = { store: b.store };
   // The policy in force: a bench's or test's table, else the operator's (settings), else the shipped one.
   const policy = (b.shaping ? b.shaping.policy : undefined) ?? settings.shapingPolicy;

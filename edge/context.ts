@@ -6,6 +6,8 @@ export interface Caller {
   tenantId: string;
   keyId: string;
   scopes: string[];
+  /** The key's name, for the audit log. */
+  name?: string | null;
 }
 
 export type AppEnv = {

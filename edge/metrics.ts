@@ -5,6 +5,7 @@
 export const METRICS = {
   postlane_api_requests_total: { type: 'counter', help: 'API requests by route and status', labels: ['route', 'status'] },
   postlane_messages_accepted_total: { type: 'counter', help: 'Messages accepted (202) by lane', labels: ['lane'] },
+  postlane_messages_canceled_total: { type: 'counter', help: 'Messages canceled by their sender before any job was leased, by lane', labels: ['lane'] },
   postlane_api_rejections_total: { type: 'counter', help: 'Requests refused by error code', labels: ['code'] },
   postlane_leases_granted_total: { type: 'counter', help: 'Delivery jobs leased to nodes', labels: ['region'] },
   postlane_leases_expired_total: { type: 'counter', help: 'Leases that expired unreported and were re-queued', labels: [] },
@@ -14,8 +15,14 @@ export const METRICS = {
   postlane_hub_sessions_refused_total: { type: 'counter', help: 'Hellos refused or sessions replaced because their node id was in use', labels: ['reason'] },
   postlane_hub_leases_released_total: { type: 'counter', help: 'Leases nodes gave back unstarted (their destination could not take them in time)', labels: [] },
   postlane_accept_duration_seconds: { type: 'histogram', help: 'Time to accept a send request', labels: ['route'] },
+  postlane_holds_opened_total: { type: 'counter', help: 'Rogue batches held for approval (SPEC §7 quota guards), by scope: tenant or sending domain', labels: ['scope'] },
+  postlane_dead_letters_replayed_total: { type: 'counter', help: 'Dead-lettered jobs replayed as new delivery jobs', labels: [] },
   postlane_recipients_suppressed_total: { type: 'counter', help: 'Recipients not queued at accept because they are on the suppression list', labels: ['reason'] },
   postlane_feedback_reports_total: { type: 'counter', help: 'Reports taken at /v1/inbound by kind and whether they matched a job', labels: ['kind', 'matched'] },
+  postlane_unsubscribes_total: { type: 'counter', help: 'One-click unsubscribes taken (RFC 8058), by lane and method', labels: ['lane', 'method'] },
+  postlane_tracking_events_total: { type: 'counter', help: 'Opens and clicks recorded from tracking links', labels: ['type'] },
+  postlane_smtp_messages_total: { type: 'counter', help: 'Messages ended by DATA on the SMTP listeners, by listener and result', labels: ['listener', 'result'] },
+  postlane_smtp_auth_failures_total: { type: 'counter', help: 'SMTP AUTH attempts refused, by reason', labels: ['reason'] },
   postlane_feedback_signals_total: { type: 'counter', help: 'Complaint and late-bounce signals fed to the breakers', labels: ['kind'] },
 } as const;
 

@@ -55,7 +55,7 @@ if (nodeConfig) {
   await node.start();
 }
 
-logger.info({ url: edge.url, embeddedNode: Boolean(node), settings: effectiveSettings(env, 'node') }, 'Postlane is running');
+logger.info({ url: edge.url, embeddedNode: Boolean(node), smtp: { submission: edge.smtp.submissionPort, submissionTls: edge.smtp.submissionTlsPort, intake: edge.smtp.intakePort }, settings: effectiveSettings(env, 'node') }, 'Postlane is running');
 
 let stopping = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

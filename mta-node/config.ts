@@ -9,7 +9,8 @@
  *   --capacity N            deliveries in flight at once (default 100)
  *   --node-id ID            stable node id (default: the host name)
  *   --journal PATH          result journal (default .postlane/node-<id>.journal)
- *   --status-port N         serve GET /metrics and GET /healthz on 127.0.0.1:N (off by default)
+ *   --status-port N         serve GET /metrics, GET /healthz and GET /readyz on 127.0.0.1:N (off by default)
+ *   --status-host ADDR      the status port's address (default 127.0.0.1; 0.0.0.0 for a scraper elsewhere)
  *   POSTLANE_DNS_SERVERS    comma list of resolvers, e.g. `1.1.1.1,8.8.8.8:53`
  *   POSTLANE_ROUTES         static routes `example.com=127.0.0.1:2525,*=relay.local:25`
  */
@@ -51,6 +52,7 @@ export const NodeConfigSchema = v.object({
   capacity: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(100_000)),
   journalPath: v.pipe(v.string(), v.minLength(1)),
   statusPort: v.optional(v.pipe(v.number(), v.integer('must be a port number'), v.minValue(0), v.maxValue(65535))),
+  statusHost: v.optional(v.pipe(v.string(), v.check((s) => isIP(s) !== 0, 'must be an IP address'))),
   dnsServers: v.array(v.pipe(v.string(), v.check((s) => parseHostPort(s, 53) !== null, 'is not a resolver address'))),
   routes: v.array(v.object({ domain: v.pipe(v.string(), v.regex(/^(\*|[A-Za-z0-9.-]{1,253})$/, 'is not a domain or *')), target: hostPort })),
 });
@@ -120,6 +122,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
         'node-id': { type: 'string' },
         journal: { type: 'string' },
         'status-port': { type: 'string' },
+        'status-host': { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
@@ -139,6 +142,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     capacity: /^\d+$/.test(capacityText) ? Number(capacityText) : Number.NaN,
     journalPath: (values.journal as string | undefined) ?? `.postlane/node-${nodeId}.journal`,
     ...(values['status-port'] !== undefined ? { statusPort: /^\d+$/.test(values['status-port'] as string) ? Number(values['status-port']) : Number.NaN } : {}),
+    ...(values['status-host'] !== undefined ? { statusHost: values['status-host'] as string } : {}),
     dnsServers: (env.POSTLANE_DNS_SERVERS ?? '').split(',').map((s) => s.trim()).filter(Boolean),
     routes: parseRoutesEnv(env.POSTLANE_ROUTES),
   };
@@ -146,7 +150,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
   if (!result.success) {
     const names: Record<string, string> = {
       edge: '--edge', token: '--token', region: '--region', nodeId: '--node-id', ips: '--ip',
-      capacity: '--capacity', journalPath: '--journal', statusPort: '--status-port', dnsServers: 'POSTLANE_DNS_SERVERS', routes: 'POSTLANE_ROUTES',
+      capacity: '--capacity', journalPath: '--journal', statusPort: '--status-port', statusHost: '--status-host', dnsServers: 'POSTLANE_DNS_SERVERS', routes: 'POSTLANE_ROUTES',
     };
     const lines = result.issues.map((issue) => {
       const path = issue.path?.map((p) => String(p.key)) ?? [];

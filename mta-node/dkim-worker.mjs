@@ -1,5 +1,5 @@
 // DKIM signing worker (plain ESM so it starts without tsx). Receives
-// { id, raw, key: { domain, selector, algorithm, privateKeyPem }, signTime } and answers
+// { id, raw, key: { domain, selector, algorithm, privateKeyPem }, signTime, headerList } and answers
 // { id, signatures } or { id, error }. Signing is mailauth's dkimSign (RFC 6376; Ed25519 per RFC 8463).
 import { parentPort } from 'node:worker_threads';
 import crypto from 'node:crypto';
@@ -23,13 +23,15 @@ crypto.createPrivateKey = (options) => {
   return key;
 };
 
-parentPort.on('message', async ({ id, raw, key, signTime }) => {
+parentPort.on('message', async ({ id, raw, key, signTime, headerList }) => {
   try {
     const res = await mailauth.dkimSign(raw, {
       canonicalization: 'relaxed/relaxed',
       // One timestamp for the hashed and the emitted t= tag (mailauth reads the clock twice
       // otherwise; see signInThread in dkim.ts).
       signTime: new Date(signTime),
+      // The signed fields (h=), from dkim.ts: List-Unsubscribe-Post included (RFC 8058 §4).
+      headerList,
       signatureData: [{ signingDomain: key.domain, selector: key.selector, privateKey: key.privateKeyPem, algorithm: key.algorithm }],
     });
     if (res.errors?.length || !res.signatures.trim()) {

@@ -20,6 +20,18 @@ export function normalizeLineEnds(raw: string): string {
   return raw.replace(/\r\n|\r|\n/g, '\r\n');
 }
 
+/**
+ * The header fields the signature covers (h=): mailauth's default list (lib/tools.js
+ * defaultDKIMFieldNames) plus List-Unsubscribe-Post, which RFC 8058 §4 requires to be signed
+ * beside List-Unsubscribe and which that list lacks. Fields a message does not have are skipped.
+ */
+export const SIGNED_HEADER_FIELDS = [
+  'From', 'Sender', 'Reply-To', 'Subject', 'Date', 'Message-ID', 'To', 'Cc', 'MIME-Version', 'Content-Type',
+  'Content-Transfer-Encoding', 'Content-ID', 'Content-Description', 'Resent-Date', 'Resent-From', 'Resent-Sender',
+  'Resent-To', 'Resent-Cc', 'Resent-Message-ID', 'In-Reply-To', 'References', 'List-Id', 'List-Help',
+  'List-Unsubscribe', 'List-Unsubscribe-Post', 'List-Subscribe', 'List-Post', 'List-Owner', 'List-Archive', 'BIMI-Selector',
+].join(':');
+
 interface Pending {
   resolve: (sig: string) => void;
   reject: (err: Error) => void;
@@ -48,8 +60,11 @@ async function signInThread(raw: string, key: DkimKey, signTime: number): Promis
   const res = await dkimSign(raw, {
     canonicalization: 'relaxed/relaxed',
     signTime: new Date(signTime),
+    // A colon-separated string, as lib/tools.js getSigningHeaderLines reads it (the typings say
+    // string[], which it would ignore and sign the default list).
+    headerList: SIGNED_HEADER_FIELDS,
     signatureData: [{ signingDomain: key.domain, selector: key.selector, privateKey: key.privateKeyPem, algorithm: key.algorithm }],
-  } as Parameters<typeof dkimSign>[1]);
+  } as unknown as Parameters<typeof dkimSign>[1]);
   const errors = res.errors as unknown as { err?: Error }[] | undefined;
   if (errors?.length || !res.signatures.trim()) {
     throw new Error(`DKIM signing failed: ${errors?.[0]?.err?.message ?? 'no signature produced'}`);
@@ -115,7 +130,7 @@ export class DkimSignerPool {
     slot.busy++;
     return new Promise<string>((resolve, reject) => {
       slot.pending.set(id, { resolve, reject });
-      slot.worker.postMessage({ id, raw, key, signTime });
+      slot.worker.postMessage({ id, raw, key, signTime, headerList: SIGNED_HEADER_FIELDS });
     });
   }
 

@@ -31,7 +31,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
       process.exit(1);
     }
     stopping = true;
-    logger.info({ signal }, 'stopping');
+    logger.info({ signal }, 'stopping: no new leases; draining deliveries in flight, then reporting their results');
     node.stop().then(
       () => process.exit(0),
       (err) => {

@@ -190,7 +190,7 @@ export class MtaNode {
     this.dkim = new DkimSignerPool({ size: this.options.dkimWorkers, logger: this.logger });
     this.client.start();
     if (this.options.statusPort !== undefined) {
-      this.status = await startStatusServer({ port: this.options.statusPort, host: this.options.statusHost, registry: this.registry, ready: () => this.connected });
+      this.status = await startStatusServer({ port: this.options.statusPort, host: this.options.statusHost, registry: this.registry, connected: () => this.connected, draining: () => this.stopping });
     }
     this.logger.info({ nodeId: this.options.nodeId, region: this.options.region, capacity: this.options.capacity, dkimWorkers: this.dkim.workers, status: this.status?.url }, 'MTA node started');
   }
@@ -371,6 +371,7 @@ export class MtaNode {
       });
     }
     if (this.held.size > 0) this.logger.warn({ left: this.held.size }, 'drain timed out; their leases will expire and be re-queued');
+    else this.logger.info('drained: no delivery in flight');
     await this.client.stop();
     await this.pools.close();
     await this.dkim?.close();

@@ -1,8 +1,10 @@
 /**
  * The node's own HTTP port for operators: `GET /metrics` (Prometheus text: the node's
- * `postlane_node_*` series, which the edge cannot see) and `GET /healthz` (readiness: 200 while
- * the hub has welcomed the node, 503 otherwise, so an orchestrator stops routing to a node that
- * lost its hub). Bound to loopback unless told otherwise: metrics name IPs and destinations.
+ * `postlane_node_*` series, which the edge cannot see), `GET /healthz` (liveness: 200 while the
+ * process serves, with whether the hub is connected) and `GET /readyz` (readiness: 200 while the
+ * hub has welcomed the node and it is not draining, 503 otherwise, so an orchestrator or a load
+ * balancer's check stops counting on a node that lost its hub or is stopping). Bound to loopback
+ * unless told otherwise: metrics name IPs and destinations.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -13,7 +15,7 @@ export interface StatusServer {
   close(): Promise<void>;
 }
 
-export async function startStatusServer(opts: { port: number; host?: string; registry: Registry; ready: () => boolean }): Promise<StatusServer> {
+export async function startStatusServer(opts: { port: number; host?: string; registry: Registry; connected: () => boolean; draining: () => boolean }): Promise<StatusServer> {
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -27,12 +29,15 @@ export async function startStatusServer(opts: { port: number; host?: string; reg
       );
       return;
     }
-    if (path === '/healthz') {
-      const ready = opts.ready();
-      res.writeHead(ready ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ ok: ready, hub: ready ? 'connected' : 'not connected' }));
+    if (path === '/healthz' || path === '/readyz') {
+      const connected = opts.connected();
+      const draining = opts.draining();
+      const ok = path === '/healthz' || (connected && !draining);
+      const body = { ok, hub: connected ? 'connected' : 'not connected', ...(draining ? { draining: true } : {}) };
+      res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify(body));
       return;
     }
-    res.writeHead(404, { 'content-type': 'text/plain' }).end('routes: GET /metrics, GET /healthz');
+    res.writeHead(404, { 'content-type': 'text/plain' }).end('routes: GET /metrics, GET /healthz, GET /readyz');
   });
   const host = opts.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {

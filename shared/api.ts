@@ -48,9 +48,16 @@ export const SendMessageSchema = z
     cc: MailboxList.optional(),
     bcc: MailboxList.optional(),
     reply_to: MailboxList.optional(),
-    subject: z.string().max(998),
+    /** Required unless `template_id` is given (then the template's subject is used). */
+    subject: z.string().max(998).optional(),
     text: z.string().optional(),
     html: z.string().optional(),
+    /** A stored template (`/v1/templates`) to render instead of subject, text and html. */
+    template_id: z.string().min(1).max(64).optional(),
+    /** The template version to render; absent: its current one. */
+    template_version: z.number().int().min(1).optional(),
+    /** The template's variables (Mustache); every variable the template uses must be given. */
+    variables: z.record(z.string().max(128), z.unknown()).optional(),
     headers: z.record(z.string(), z.string()).optional(),
     attachments: z.array(AttachmentSchema).max(100).optional(),
     tags: z.record(z.string().max(64), z.string().max(256)).optional(),
@@ -58,6 +65,8 @@ export const SendMessageSchema = z
     pool: z.string().optional(),
     constraints: RoutingConstraintsSchema.optional(),
     send_at: z.string().datetime({ offset: true }).optional(),
+    /** Alias of `send_at` (the name Resend and others use); give one of the two. */
+    scheduled_at: z.string().datetime({ offset: true }).optional(),
   })
   .strict()
   .openapi('SendMessage');
@@ -70,14 +79,39 @@ export const BatchSendSchema = z
 export const AcceptedMessageSchema = z
   .object({
     id: z.string(),
-    /** `suppressed` when every recipient is on the suppression list: accepted, nothing to deliver. */
-    status: z.enum(['queued', 'suppressed']),
+    /**
+     * `suppressed` when every recipient is on the suppression list: accepted, nothing to deliver.
+     * `held`: a rogue batch (far above the trailing pattern), accepted and held for approval (GET /v1/holds).
+     */
+    status: z.enum(['queued', 'suppressed', 'held']),
     /** Recipients queued for delivery (suppressed ones are not counted). */
     recipients: z.number().int(),
     /** Recipients on the tenant's suppression list: not queued, their job says why. */
     suppressed: z.array(z.string()).optional(),
   })
   .openapi('AcceptedMessage');
+
+/** PATCH /v1/messages/{id}: a new send time for a message no node has taken yet. */
+export const RescheduleMessageSchema = z
+  .object({
+    /** ISO 8601 with offset; a time already past sends at once. Required (or its alias). */
+    send_at: z.string().datetime({ offset: true }).optional(),
+    /** Alias of `send_at`. */
+    scheduled_at: z.string().datetime({ offset: true }).optional(),
+  })
+  .strict()
+  .openapi('RescheduleMessage');
+
+export const ScheduleChangedSchema = z
+  .object({
+    id: z.string(),
+    status: z.enum(['canceled', 'scheduled']),
+    /** Recipients whose jobs changed (suppressed ones are left as they were). */
+    recipients: z.number().int(),
+    /** The new send time (reschedule only). */
+    send_at: z.string().optional(),
+  })
+  .openapi('ScheduleChanged');
 
 export const BatchAcceptedSchema = z
   .object({ data: z.array(AcceptedMessageSchema) })

@@ -53,3 +53,10 @@ export class ApiError extends Error {
 
 export const invalid = (field: string, reason: string) =>
   new ApiError('invalid_request', `${field}: ${reason}`, { field, reason });
+
+/** The field a zod issue is about: its path, and for unknown keys (strict objects) the first such key under it. */
+export function issueField(issue: { path: PropertyKey[]; code?: string; keys?: string[] }): string {
+  const path = issue.path.map(String);
+  if (issue.code === 'unrecognized_keys' && issue.keys?.length) path.push(issue.keys[0]);
+  return path.join('.') || 'body';
+}

@@ -4,8 +4,11 @@
  */
 import { z } from '@hono/zod-openapi';
 import { MESSAGE_EVENT_TYPES } from './events/message.ts';
+import { ALERT_EVENT_TYPES } from './events/alert.ts';
 
-const EventTypes = z.array(z.enum(MESSAGE_EVENT_TYPES)).min(1).max(MESSAGE_EVENT_TYPES.length);
+/** Message events, and the alert events of the tenant's alerts (shared/events/alert.ts). */
+const WEBHOOK_EVENT_TYPES = [...MESSAGE_EVENT_TYPES, ...ALERT_EVENT_TYPES] as const;
+const EventTypes = z.array(z.enum(WEBHOOK_EVENT_TYPES)).min(1).max(WEBHOOK_EVENT_TYPES.length);
 const Filter = z.array(z.string().min(1).max(253)).min(1).max(100);
 
 export const CreateWebhookSchema = z

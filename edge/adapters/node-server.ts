@@ -25,6 +25,7 @@ import { LibsqlStore } from '../store/libsql-store.ts';
 import { guardStore } from '../store/guarded.ts';
 import * as schema from '../store/schema.ts';
 import { createSecrets, newMasterKey } from '../secrets.ts';
+import { nodeUplotSource } from './ui-assets.ts';
 import { MemoryCounters } from './memory-counters.ts';
 import { promMetrics } from './prom-metrics.ts';
 import type { Registry } from 'prom-client';
@@ -33,6 +34,9 @@ import { nodeDnsRecords } from './dns-resolver.ts';
 import { authTargets, recheckDue } from '../services/domain-check.ts';
 import type { AppDeps } from '../ports/app.ts';
 import { startWebhooks } from './webhooks-node.ts';
+import { AlertEvaluator } from '../alerts/evaluator.ts';
+import { AlertService } from '../services/alerts.ts';
+import { startSmtpListeners, type SmtpListeners } from './smtp-submission/index.ts';
 import { authenticateNode, NODE_AUTH_RETRY_AFTER_SECONDS } from '../services/node-auth.ts';
 import type { Store, NodeTokenRecord } from '../ports/store.ts';
 import type { Logger } from '../logger.ts';
@@ -60,6 +64,8 @@ export interface EdgeServer {
   logger: Logger;
   /** The edge's Prometheus registry: the embedded MTA node registers its series here, so one /metrics shows both. */
   metricsRegistry: Registry;
+  /** SMTP submission and intake (edge/adapters/smtp-submission/): their bound ports, null when off. */
+  smtp: Omit<SmtpListeners, 'close'>;
   close(): Promise<void>;
 }
 
@@ -235,9 +241,14 @@ export async function startEdge(env: NodeEnv, options: StartEdgeOptions = {}): P
   const domainChecks = scheduleDomainChecks(deps, env.POSTLANE_DOMAIN_CHECK_MS);
   // Webhooks: the fan-out over message_events and the sender (edge/webhooks/), in this process.
   const webhooks = startWebhooks(env, deps);
+  // Alerts: the rules evaluated over the rollups on a timer; raised alerts go out through the webhooks above.
+  const alerts = new AlertEvaluator(new AlertService(store, logger.child({ component: 'alerts' }), env.POSTLANE_BASELINE_DAYS), logger, env.POSTLANE_ALERT_INTERVAL_MS);
+  alerts.start();
   deps.webhooks = webhooks.config;
 
-  const app = createApp(deps, { runtime: [preloadNodeBodies(NODE_BODY_PRELOAD_BYTES)] });
+  const app = createApp(deps, { runtime: [preloadNodeBodies(NODE_BODY_PRELOAD_BYTES)], uplot: nodeUplotSource() });
+  // SMTP submission calls the app in-process: a message takes the route's send path.
+  const smtp = await startSmtpListeners(env, { deps, fetch: app.fetch, logger });
   const server = await listen(app.fetch, env);
   const wss = acceptNodeUpgrades(server, { store, hub: hub.hub, logger });
   const port = (server.address() as AddressInfo).port;
@@ -256,9 +267,13 @@ export async function startEdge(env: NodeEnv, options: StartEdgeOptions = {}): P
     client,
     logger,
     metricsRegistry: metrics.registry,
+    smtp: { submissionPort: smtp.submissionPort, submissionTlsPort: smtp.submissionTlsPort, intakePort: smtp.intakePort, cert: smtp.cert },
     async close() {
+      // First: a submission in progress finishes (or is refused) while the store is still open.
+      await smtp.close();
       hub.hub.stop();
       domainChecks.stop();
+      await alerts.stop();
       await webhooks.sender.stop();
       // Today's warm-up counts since the last tick, so a restart resumes where this one stopped.
       await hub.warmup.flush(Date.now()).catch((err) => logger.warn({ err }, 'warm-up counts not written at close'));

@@ -5,5 +5,7 @@ export function messageStatus(states: string[]): string {
   if (s.has('leased')) return 'sending';
   if (s.has('queued')) return s.size === 1 ? 'queued' : 'sending';
   if (s.size === 1) return [...s][0];
+  // Canceled before any job left: the suppressed recipients were never going to be sent either.
+  if (s.has('canceled') && [...s].every((state) => state === 'canceled' || state === 'suppressed')) return 'canceled';
   return 'partially_delivered';
 }

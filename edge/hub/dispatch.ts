@@ -14,6 +14,7 @@ import type { HoldBack } from './hold-back.ts';
 import type { Refusal } from './shaping/policy-event.ts';
 import type { HubOptions } from './options.ts';
 import type { ReadySession, Session, Sessions } from './sessions.ts';
+import { leasingView, type LeasingView } from './source-ips.ts';
 
 /** How long one backlog read steers the lane quotas of every claim. */
 const DEMAND_CACHE_MS = 500;
@@ -60,14 +61,29 @@ export class Dispatcher {
     if (!s.hello || s.credits <= 0 || !this.sessions.isOpen(s)) return false;
     const ready = s as ReadySession;
     const now = this.now();
-    const claimed = await this.claim(ready, now);
+    // The operator's registry, read each round: a draining IP stops taking leases at once.
+    const [registry, pools, token] = await Promise.all([this.opts.store.listSourceIps(), this.opts.store.listPools(), this.opts.store.getNodeToken(s.token.id)]);
+    // A token revoked since the node connected leases nothing more: the session ends (4003).
+    if (!token || (token.revokedAt !== null && token.revokedAt <= now)) {
+      this.opts.logger.warn({ node: ready.hello.nodeId, token: s.token.id, session: s.id }, 'node token revoked; closing the session');
+      this.sessions.send(s, { type: 'error', v: PROTOCOL_VERSION, code: 'unauthorized', message: 'this node token was revoked', fatal: true });
+      s.conn.close(4003, 'node token revoked');
+      return false;
+    }
+    const view = leasingView(s.ips, s.token.id, registry, pools);
+    const claimed = await this.claim(ready, view, now);
     if (claimed.length === 0) return false;
     const ipsByPool = new Map<string, string[]>();
-    for (const ip of s.ips) ipsByPool.set(ip.pool, [...(ipsByPool.get(ip.pool) ?? []), ip.address]);
+    for (const ip of view.ips) ipsByPool.set(ip.pool, [...(ipsByPool.get(ip.pool) ?? []), ip.address]);
     const shaper = this.opts.shaper;
     const admitted = shaper ? await this.admit(claimed, ipsByPool, now) : { granted: claimed.map((job) => ({ job, sourceIp: null })), refused: [] };
     if (admitted.refused.length) await this.requeue(admitted.refused, now);
-    const jobs = admitted.granted.map((g) => ({ ...g.job, sourceIp: g.sourceIp }));
+    let turn = 0;
+    const pick = (pool: string) => {
+      const ips = ipsByPool.get(pool) ?? [];
+      return ips.length ? ips[turn++ % ips.length] : null;
+    };
+    const jobs = admitted.granted.map((g) => ({ ...g.job, sourceIp: g.sourceIp ?? (view.pickIps ? pick(g.job.pool) : null) }));
     // All held: another round only if more work was signalled meanwhile.
     if (jobs.length === 0) return admitted.refused.length > 0;
     await this.lease(ready, jobs, ipsByPool, now);
@@ -99,12 +115,13 @@ export class Dispatcher {
     }
   }
 
-  private async claim(s: ReadySession, now: number): Promise<ClaimedJob[]> {
+  private async claim(s: ReadySession, view: LeasingView, now: number): Promise<ClaimedJob[]> {
     const shaper = this.opts.shaper;
     return this.opts.store.claimJobs({
       nodeId: s.hello.nodeId,
       region: s.hello.region,
-      pools: s.pools,
+      pools: view.pools,
+      poolOwners: view.owners,
       limit: s.credits,
       now,
       leaseTtlMs: this.opts.leaseTtlMs,

@@ -10,6 +10,7 @@ import type { DeliveryJobRecord } from '../domain/records.ts';
 import type { NodeSummary } from '../ports/lease-hub.ts';
 import type { NodeTokenRecord } from '../ports/store.ts';
 import type { HubOptions } from './options.ts';
+import { acceptAtHello } from './source-ips.ts';
 
 export interface NodeConnection {
   send(text: string): void;
@@ -123,7 +124,8 @@ export class Sessions {
       s.conn.close(4003, 'region mismatch');
       return;
     }
-    const accepted = hello.ips.filter((ip) => ipAllowed(ip.address, s.token.allowedIps));
+    const allowed = hello.ips.filter((ip) => ipAllowed(ip.address, s.token.allowedIps));
+    const accepted = acceptAtHello(allowed, s.token.id, await this.opts.store.listSourceIps());
     if (accepted.length === 0) {
       this.send(s, { type: 'error', v: PROTOCOL_VERSION, code: 'ip_not_allowed', message: `none of ${hello.ips.map((i) => i.address).join(', ')} is registered to this node token`, fatal: true });
       s.conn.close(4003, 'no allowed IP');

@@ -27,6 +27,11 @@ export interface WarmupGateOptions {
   store: WarmupStore;
   logger?: Logger;
   random?: () => number;
+  /**
+   * The pool's reputation health against its trailing baseline (GET /v1/stats/health): a day
+   * that would grow is held instead while it is bad. Absent: the day's own signals decide alone.
+   */
+  poolHealth?: (pool: string, now: number) => Promise<'good' | 'watch' | 'bad'>;
 }
 
 /** Why a job may not go now under a warm-up, in the Shaper's refusal terms. */
@@ -68,6 +73,19 @@ export class WarmupGate {
     this.store = opts.store;
     this.logger = opts.logger;
     this.random = opts.random ?? Math.random;
+    this.poolHealth = opts.poolHealth;
+  }
+
+  private readonly poolHealth: WarmupGateOptions['poolHealth'];
+
+  /** The warm-up's pool health; 'good' when unknown (no hook, or the read failed: the tick must go on). */
+  private async healthOf(w: Live, now: number): Promise<'good' | 'watch' | 'bad'> {
+    const pool = w.row.pool ?? (w.row.scope === 'pool' ? w.row.key : null);
+    if (!this.poolHealth || !pool) return 'good';
+    return this.poolHealth(pool, now).catch((err) => {
+      this.logger?.warn({ err, pool }, 'pool health not read; the warm-up day is decided on its own signals');
+      return 'good' as const;
+    });
   }
 
   /** Loads the active warm-ups once before the first admit. */
@@ -221,7 +239,7 @@ export class WarmupGate {
       if (w.status !== 'active' || now < w.dayStart + DAY_MS) continue;
       // Days with nothing sent (the hub was down) would only have held: one decision, then
       // the day start catches up to the calendar.
-      events.push(...this.rollOver(w, w.dayStart + Math.floor((now - w.dayStart) / DAY_MS) * DAY_MS, now));
+      events.push(...this.rollOver(w, w.dayStart + Math.floor((now - w.dayStart) / DAY_MS) * DAY_MS, now, await this.healthOf(w, now)));
     }
     await this.flush(now).catch((err) => this.logger?.warn({ err }, 'warm-up counts not written; written on a later tick'));
     return events;
@@ -235,13 +253,13 @@ export class WarmupGate {
     await this.ensureLoaded(now);
     const w = this.live.get(id);
     if (!w || w.status !== 'active') return [];
-    const events = this.rollOver(w, now, now);
+    const events = this.rollOver(w, now, now, await this.healthOf(w, now));
     await this.flush(now);
     await this.store.releaseHeld({ lastClass: 'warmup', pool: w.row.pool ?? (w.row.scope === 'pool' ? w.row.key : null) }, now);
     return events;
   }
 
-  private rollOver(w: Live, newDayStart: number, now: number): PolicyEvent[] {
+  private rollOver(w: Live, newDayStart: number, now: number, health: 'good' | 'watch' | 'bad' = 'good'): PolicyEvent[] {
     const active = Object.entries(w.providers).filter(([, s]) => !s.complete);
     const signals: Record<string, WarmupSignals> = Object.fromEntries(active.map(([p, s]) => [p, s.signals]));
     const days = Object.fromEntries(active.map(([p, s]) => [p, s.day]));
@@ -250,7 +268,9 @@ export class WarmupGate {
     const { decisions } = advanceWarmup(w.plan, { days }, signals);
     const events: PolicyEvent[] = [];
     for (const [provider, s] of active) {
-      const d = decisions[provider];
+      const decided = decisions[provider];
+      // A pool whose reputation is bad against its baseline does not take more mail, however good the day looked.
+      const d = health === 'bad' && decided.decision === 'grow' ? { ...decided, to: decided.from, decision: 'hold' as const, reason: 'pool reputation health is bad against its trailing baseline (GET /v1/stats/health)' } : decided;
       const capFrom = dailyCap(w.plan, provider, d.from);
       const capTo = dailyCap(w.plan, provider, d.to);
       Object.assign(s, {

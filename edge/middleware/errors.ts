@@ -4,6 +4,7 @@ import { HTTPException } from 'hono/http-exception';
 import type { AppEnv } from '../context.ts';
 import { ApiError } from '../../shared/errors.ts';
 import { StoreUnavailableError } from '../domain/errors.ts';
+import { writeRefusalRateLimit } from '../services/rate-limit-headers.ts';
 
 export const STORE_RETRY_AFTER_SECONDS = 1;
 
@@ -41,6 +42,7 @@ export const onError: ErrorHandler<AppEnv> = (error, c) => {
   }
   deps?.metrics.inc('postlane_api_rejections_total', { code: apiError.code });
   if (apiError.retryAfterSeconds !== undefined) c.header('Retry-After', String(apiError.retryAfterSeconds));
+  writeRefusalRateLimit(c, apiError);
   // A refused body is not closed on here: closing while the client still writes resets the
   // connection before it reads the 413. The Node adapter drains the rest, bounded
   // (edge/adapters/node-body.ts); Workers' front end does so itself.

@@ -27,6 +27,8 @@ export interface AppConfig {
   heartbeatMs: number;
   /** Whether the from-domain must be DNS-verified, not only registered. */
   requireVerifiedDomain: boolean;
+  /** Days of trailing baseline for reputation health and spike alerts (POSTLANE_BASELINE_DAYS); absent: 14. */
+  baselineDays?: number;
   /** What the DNS records of a sending domain point at (absent: neither is set). */
   domainAuth?: {
     /** SPF advice is `include:<spfInclude>`; null: `ip4:`/`ip6:` of the connected nodes. */
@@ -39,6 +41,10 @@ export interface AppConfig {
    * assigns each recipient its provider from it, so a provider the operator adds is matched.
    */
   shapingPolicy?: ShapingPolicy;
+  /** The platform's public https base for links in mail (one-click unsubscribe); absent: the origin a send request came in on. */
+  publicUrl?: string;
+  /** The host open/click tracking links point at; absent: publicUrl. */
+  trackingBase?: string;
 }
 
 export interface AppDeps {

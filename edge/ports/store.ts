@@ -17,6 +17,15 @@ import type {
 } from '../domain/records.ts';
 
 import type { WebhookStore } from './webhooks.ts';
+import type { AuditStore, ConfigStore, KeyStore, PoolStore } from './control.ts';
+
+/** Audit log, keys and tokens, pools and IPs, configuration versions: edge/ports/control.ts. */
+export type * from './control.ts';
+import type { TemplateStore } from './templates.ts';
+import type { TrackingStore } from './tracking.ts';
+import type { AlertStore, StatsStore } from './stats.ts';
+
+import type { DeadLetterStore, QuotaStore } from './operator.ts';
 
 /** Events get their id (their order) from the store. */
 export type NewMessageEvent = Omit<MessageEventRecord, 'id'>;
@@ -28,6 +37,10 @@ export interface ApiKeyRecord {
   keyId: string;
   tenantId: string;
   scopes: string[];
+  /** The key's name (the audit log shows it beside the id). */
+  name?: string | null;
+  /** A rotated key stays valid until this time (the overlap); null or absent: no end set. */
+  expiresAt?: number | null;
 }
 
 export interface NodeTokenRecord {
@@ -60,6 +73,8 @@ export interface NewNodeToken {
 
 export interface TenantStore {
   findApiKey(keyHash: string): Promise<ApiKeyRecord | null>;
+  /** The same record by key id (a dashboard session names its key): null when unknown or revoked. */
+  findApiKeyById(keyId: string): Promise<ApiKeyRecord | null>;
   createTenant(tenant: NewTenant, key: NewApiKey): Promise<void>;
   findNodeToken(tokenHash: string): Promise<NodeTokenRecord | null>;
   createNodeToken(input: NewNodeToken): Promise<void>;
@@ -134,6 +149,33 @@ export interface MessageStore {
   findMessageJobs(messageId: string): Promise<MessageJobs | null>;
 }
 
+export interface ScheduleStore {
+  /**
+   * Cancels or reschedules a message none of whose jobs was ever leased, in one transaction:
+   * guarded by every job being `queued` (or `suppressed`) with no attempt, so a claim that got
+   * there first wins and this answers `too_late`. Cancel moves the queued jobs to `canceled`;
+   * reschedule moves their `next_attempt_at` and the message's `send_at`. The event is written
+   * only when the change applied.
+   */
+  changeSchedule(change: ScheduleChange): Promise<ScheduleOutcome>;
+}
+
+export interface ScheduleChange {
+  tenantId: string;
+  messageId: string;
+  now: number;
+  /** `reschedule` sets this as send_at (the jobs wait until max(sendAt, now)). */
+  action: { kind: 'cancel' } | { kind: 'reschedule'; sendAt: number };
+  /** The trace entry (`canceled` / `rescheduled`), written with the change. */
+  event: NewMessageEvent;
+}
+
+export type ScheduleOutcome =
+  | { kind: 'applied'; recipients: number }
+  | { kind: 'not_found' }
+  /** A job was leased (or tried) already, or none is queued: nothing changed. */
+  | { kind: 'too_late'; states: string[] };
+
 // --- Leases: nodes, pools, claims and job state changes -------------------------------------
 
 export interface NodeIp {
@@ -161,6 +203,8 @@ export interface ClaimRequest {
   nodeId: string;
   region: string;
   pools: string[];
+  /** Dedicated pools among `pools` → their tenant: only that tenant's jobs are claimed from them. */
+  poolOwners?: Record<string, string>;
   limit: number;
   now: number;
   leaseTtlMs: number;
@@ -361,6 +405,11 @@ export interface DomainCheckUpdate {
 
 export interface DomainStore {
   createDomain(row: SendingDomainRecord): Promise<'created' | 'exists'>;
+  /**
+   * Removes the tenant's domain record and its DKIM key, unless mail from the domain still waits
+   * to be sent (a queued, leased or held job): it would leave unsigned. One guarded statement.
+   */
+  deleteDomain(tenantId: string, id: string): Promise<'deleted' | 'not_found' | 'in_use'>;
   listDomains(tenantId: string): Promise<SendingDomainRecord[]>;
   findDomain(tenantId: string, domain: string): Promise<SendingDomainRecord | null>;
   getDomain(tenantId: string, id: string): Promise<SendingDomainRecord | null>;
@@ -383,4 +432,4 @@ export interface StoreHealth {
   ping(): Promise<void>;
 }
 
-export type Store = StoreHealth & TenantStore & MessageStore & LeaseStore & PolicyStore & WarmupStore & SuppressionStore & DomainStore & WebhookStore;
+export type Store = StoreHealth & DeadLetterStore & QuotaStore & AuditStore & KeyStore & PoolStore & ConfigStore & TenantStore & MessageStore & ScheduleStore & LeaseStore & PolicyStore & WarmupStore & SuppressionStore & DomainStore & WebhookStore & TemplateStore & TrackingStore & StatsStore & AlertStore;

@@ -5,6 +5,7 @@ import { ApiError } from '../../shared/errors.ts';
 import { requireScope } from '../middleware/auth.ts';
 import { toApiError } from '../middleware/errors.ts';
 import { OPERATOR_TENANT } from '../services/tenancy.ts';
+import { deliveryMetricsText } from '../services/stats.ts';
 import { errorResponses } from './responses.ts';
 
 export function registerHealth(app: App) {
@@ -44,6 +45,8 @@ export function registerHealth(app: App) {
     // Per-pool, per-tenant and node series are the platform's internals.
     if (c.get('caller').tenantId !== OPERATOR_TENANT) throw new ApiError('forbidden', 'only the operator tenant reads /metrics');
     const metrics = c.get('deps').metrics;
-    return c.body(await metrics.render(), 200, { 'content-type': metrics.contentType });
+    // The delivery rollups' counters are read from the store (every edge instance sees the same).
+    const [own, deliveries] = await Promise.all([metrics.render(), deliveryMetricsText(c.get('deps').store)]);
+    return c.body(`${own.endsWith('\n') ? own : `${own}\n`}${deliveries}`, 200, { 'content-type': metrics.contentType });
   });
 }

@@ -1,7 +1,8 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { App } from '../context.ts';
 import { CreateNodeTokenSchema, ErrorSchema } from '../../shared/api.ts';
-import { newId, newSecret, sha256Hex } from '../../shared/ids.ts';
+import { actorOf } from '../services/audit.ts';
+import { createNodeToken } from '../services/keys.ts';
 import { requireScope } from '../middleware/auth.ts';
 import { errorResponses } from './responses.ts';
 import { OPERATOR_TENANT } from '../services/tenancy.ts';
@@ -63,12 +64,9 @@ export function registerNodes(app: App) {
 
   app.openapi(createToken, async (c) => {
     if (c.get('caller').tenantId !== OPERATOR_TENANT) throw new ApiError('forbidden', 'only the operator tenant issues node tokens', { scope: 'admin' });
-    const deps = c.get('deps');
     const body = c.req.valid('json');
-    const token = newSecret('plnode');
-    const id = newId('ntk');
-    await deps.store.createNodeToken({ id, tokenHash: await sha256Hex(token), region: body.region, allowedIps: body.allowed_ips, name: body.name ?? null, now: deps.now?.() ?? Date.now() });
-    return c.json({ id, token, region: body.region, allowed_ips: body.allowed_ips }, 201);
+    const { token, secret } = await createNodeToken(c.get('deps'), actorOf(c.get('caller')), { region: body.region, allowedIps: body.allowed_ips, name: body.name ?? null });
+    return c.json({ id: token.id, token: secret, region: token.region, allowed_ips: token.allowedIps }, 201);
   });
 
   // The WebSocket upgrade itself is runtime-specific: the hub port takes the request.

@@ -7,6 +7,7 @@ import { LANES } from '../../shared/policy/scheduler.ts';
 import { requireScope } from '../middleware/auth.ts';
 import { floorViolationsFor, forgetTenantPolicy, tenantDocument } from '../services/policy.ts';
 import { errorResponses } from './responses.ts';
+import { actorOf, recordAudit } from '../services/audit.ts';
 
 const PolicyViewSchema = z.object({
   version: z.number().int(),
@@ -61,7 +62,9 @@ export function registerPolicies(app: App) {
     }
     const [loosens] = await floorViolationsFor(deps, tenantId, body);
     if (loosens) throw new ApiError('invalid_request', `policy loosens the operator's floor at ${loosens.field}`, { field: loosens.field, reason: loosens.reason });
+    const before = await deps.store.getTenantPolicy(tenantId);
     const version = await deps.store.putTenantPolicy(tenantId, body, keyId, Date.now());
+    await recordAudit(deps, { actor: actorOf(c.get('caller')), action: 'policy.put', target: { kind: 'policy', id: tenantId }, before: before?.document ?? null, after: body });
     forgetTenantPolicy(deps, tenantId);
     deps.logger.info({ tenant: tenantId, key: keyId, version }, 'tenant policy replaced');
     return c.json(await view(deps, tenantId, null, version, body), 200);

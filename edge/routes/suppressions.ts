@@ -5,6 +5,7 @@ import { ApiError, invalid } from '../../shared/errors.ts';
 import { parseMailbox } from '../../shared/address.ts';
 import { requireScope } from '../middleware/auth.ts';
 import { suppressionView } from '../services/suppression.ts';
+import { actorOf, recordAudit } from '../services/audit.ts';
 import { errorResponses } from './responses.ts';
 
 /** The address as the list keys it: syntax checked (RFC 5321/5322, IDN to A-labels), lower-cased. */
@@ -79,6 +80,7 @@ export function registerSuppressions(app: App) {
     ]);
     const [row] = await deps.store.findSuppressions(tenantId, [address]);
     deps.logger.info({ tenant: tenantId, key: keyId, address, reason: row.reason, created: added.length > 0 }, 'suppression added');
+    if (added.length > 0) await recordAudit(deps, { actor: actorOf(c.get('caller')), action: 'suppression.add', target: { kind: 'suppression', id: address }, before: null, after: suppressionView(row) });
     return c.json(suppressionView(row), added.length > 0 ? 201 : 200);
   });
 
@@ -86,7 +88,9 @@ export function registerSuppressions(app: App) {
     const deps = c.get('deps');
     const { tenantId, keyId } = c.get('caller');
     const address = listAddress('address', c.req.valid('param').address);
+    const [before] = await deps.store.findSuppressions(tenantId, [address]);
     if (!(await deps.store.deleteSuppression(tenantId, address))) throw new ApiError('not_found', `${address} is not on the suppression list`);
+    await recordAudit(deps, { actor: actorOf(c.get('caller')), action: 'suppression.remove', target: { kind: 'suppression', id: address }, before: before ? suppressionView(before) : null, after: null });
     deps.logger.info({ tenant: tenantId, key: keyId, address }, 'suppression removed');
     return c.json({ address, deleted: true as const }, 200);
   });

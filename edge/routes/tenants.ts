@@ -5,6 +5,7 @@ import { ApiError } from '../../shared/errors.ts';
 import { newId, newSecret, sha256Hex } from '../../shared/ids.ts';
 import { requireScope } from '../middleware/auth.ts';
 import { OPERATOR_TENANT } from '../services/tenancy.ts';
+import { actorOf, recordAudit } from '../services/audit.ts';
 import { errorResponses } from './responses.ts';
 
 const CreateTenantSchema = z
@@ -37,7 +38,9 @@ export function registerTenants(app: App) {
     const now = deps.now?.() ?? Date.now();
     const id = newId('ten', now);
     const apiKey = newSecret('pl');
-    await deps.store.createTenant({ id, name: body.name, now }, { id: newId('key', now), keyHash: await sha256Hex(apiKey), prefix: apiKey.slice(0, 8), scopes: body.scopes });
+    const keyId = newId('key', now);
+    await deps.store.createTenant({ id, name: body.name, now }, { id: keyId, keyHash: await sha256Hex(apiKey), prefix: apiKey.slice(0, 8), scopes: body.scopes });
+    await recordAudit(deps, { actor: actorOf(c.get('caller')), tenantId: id, action: 'tenant.create', target: { kind: 'tenant', id }, before: null, after: { id, name: body.name, initial_key: { id: keyId, prefix: apiKey.slice(0, 8), scopes: body.scopes } } });
     return c.json({ id, name: body.name, api_key: apiKey, scopes: body.scopes }, 201);
   });
 }

@@ -27,6 +27,7 @@ import { tenantDocument } from '../services/policy.ts';
 import { errorResponses } from './responses.ts';
 import { OPERATOR_TENANT } from '../services/tenancy.ts';
 import { policyEvent, policyRecord } from '../../shared/events/index.ts';
+import { actorOf, recordAudit } from '../services/audit.ts';
 
 const IdParam = z.object({ id: z.string().min(1).max(64) });
 
@@ -223,6 +224,7 @@ export function registerWarmups(app: App) {
       policyRecord(policyEvent('warmup', { scope: 'warmup', key: row.id, from: null, to: 'active', reason: `warm-up of ${describeTarget(row)} started from the ${lane ?? 'default'} plan; day 1 caps: ${caps}`, at: now, data: { warmup: row.id, scope, target: key, pool, lane, overrides, by: keyId } })),
     ]);
     deps.logger.info({ warmup: row.id, scope, target: key, pool, lane, key: keyId }, 'warm-up started');
+    await recordAudit(deps, { actor: actorOf(c.get('caller')), action: 'warmup.start', target: { kind: 'warmup', id: row.id }, before: null, after: { scope, target: key, pool, lane, overrides, status: 'active' } });
     await deps.hub.warmupsChanged();
     return c.json(warmupView(row, undefined, now), 201);
   });
@@ -264,6 +266,7 @@ export function registerWarmups(app: App) {
       let released = 0;
       for (const pool of await heldPools(deps, row)) released += await deps.store.releaseHeld({ lastClass: 'warmup', pool }, now);
       deps.logger.info({ warmup: id, target: row.key, released, key: keyId }, 'warm-up stopped');
+      await recordAudit(deps, { actor: actorOf(c.get('caller')), action: 'warmup.stop', target: { kind: 'warmup', id }, before: { scope: row.scope, target: row.key, status: row.status }, after: { scope: row.scope, target: row.key, status: 'stopped' } });
       deps.hub.notifyWork(null);
     }
     const after = (await deps.store.getWarmup(id))!;

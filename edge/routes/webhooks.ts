@@ -11,6 +11,7 @@ import { newId } from '../../shared/ids.ts';
 import { requireScope } from '../middleware/auth.ts';
 import { checkWebhookUrl, DEFAULT_SECRET_OVERLAP_MS, webhookView } from '../services/webhooks.ts';
 import { newWebhookSecret } from '../webhooks/signing.ts';
+import { actorOf, recordAudit } from '../services/audit.ts';
 import { errorResponses } from './responses.ts';
 
 const IdParam = z.object({ id: z.string().min(1).max(64) });
@@ -96,6 +97,7 @@ export function registerWebhooks(app: App) {
       updatedAt: now,
     });
     deps.logger.info({ tenant: tenantId, key: keyId, webhook: row.id }, 'webhook created');
+    await recordAudit(deps, { actor: actorOf(c.get('caller')), action: 'webhook.create', target: { kind: 'webhook', id: row.id }, before: null, after: webhookView(row, now) });
     return c.json({ ...webhookView(row, now), secret }, 201);
   });
 
@@ -119,7 +121,8 @@ export function registerWebhooks(app: App) {
     const { tenantId } = c.get('caller');
     const { id } = c.req.valid('param');
     const b = c.req.valid('json');
-    if (!(await deps.store.getWebhookEndpoint(tenantId, id))) throw notFound(id);
+    const before = await deps.store.getWebhookEndpoint(tenantId, id);
+    if (!before) throw notFound(id);
     if (b.url !== undefined) await checkWebhookUrl(deps, b.url);
     const now = deps.now?.() ?? Date.now();
     const row = await deps.store.updateWebhookEndpoint(
@@ -136,12 +139,16 @@ export function registerWebhooks(app: App) {
       now,
     );
     if (!row) throw notFound(id);
+    await recordAudit(deps, { actor: actorOf(c.get('caller')), action: 'webhook.update', target: { kind: 'webhook', id }, before: webhookView(before, now), after: webhookView(row, now) });
     return c.json(webhookView(row, now), 200);
   });
 
   app.openapi(remove, async (c) => {
     const { id } = c.req.valid('param');
-    if (!(await c.get('deps').store.deleteWebhookEndpoint(c.get('caller').tenantId, id))) throw notFound(id);
+    const deps = c.get('deps');
+    const before = await deps.store.getWebhookEndpoint(c.get('caller').tenantId, id);
+    if (!before || !(await deps.store.deleteWebhookEndpoint(c.get('caller').tenantId, id))) throw notFound(id);
+    await recordAudit(deps, { actor: actorOf(c.get('caller')), action: 'webhook.delete', target: { kind: 'webhook', id }, before: webhookView(before, deps.now?.() ?? Date.now()), after: null });
     return c.json({ id, deleted: true as const }, 200);
   });
 
@@ -156,6 +163,8 @@ export function registerWebhooks(app: App) {
     const row = await deps.store.rotateWebhookSecret(tenantId, id, await deps.secrets.seal(secret), now + overlap, now);
     if (!row) throw notFound(id);
     deps.logger.info({ tenant: tenantId, key: keyId, webhook: id, overlap_ms: overlap }, 'webhook secret rotated');
+    // The secrets themselves never reach the log: what changed is that one was rotated, and until when the old one works.
+    await recordAudit(deps, { actor: actorOf(c.get('caller')), action: 'webhook.rotate_secret', target: { kind: 'webhook', id }, before: null, after: { previous_secret_expires_at: new Date(now + overlap).toISOString() } });
     return c.json({ ...webhookView(row, now), secret }, 200);
   });
 }

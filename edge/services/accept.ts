@@ -13,6 +13,10 @@ import type { NewMessage } from '../ports/store.ts';
 import type { SendingDomainRecord } from '../domain/records.ts';
 import { missingRequired } from './domains.ts';
 import { messageEvent } from '../../shared/events/index.ts';
+import { carriesUnsubscribe, type UnsubscribeClaim, type UnsubscribeLinks } from './unsubscribe.ts';
+import type { RenderedContent } from './templates.ts';
+import type { TemplateVersionRecord } from '../ports/templates.ts';
+import { checkContentFields, contentOf, refuseUnsubscribeHeaders, unsubscribeFor } from './accept-content.ts';
 
 export interface AcceptContext {
   tenantId: string;
@@ -27,6 +31,12 @@ export interface AcceptContext {
   requireVerifiedDomain: boolean;
   /** The provider a recipient domain belongs to, by the provider table in force. */
   providerOf(domain: string): string;
+  /** The one-click unsubscribe links of a bulk-lane recipient (edge/services/unsubscribe.ts); required for lifecycle and outreach mail. */
+  unsubscribe?(claim: UnsubscribeClaim): Promise<UnsubscribeLinks>;
+  /** One of the tenant's stored template versions (null version: the current one); null if none such. */
+  template?(id: string, version: number | null): Promise<TemplateVersionRecord | null>;
+  /** The HTML part with open/click tracking, if the lane's policy tracks this send (edge/services/tracking.ts); else as given. */
+  track?(html: string, m: { lane: Lane; senderDomain: string; recipients: string[]; messageId: string; unsubscribeUrl: string | null }): Promise<string>;
 }
 
 /** Headers the platform writes itself; a caller setting them would break structure or auth. */
@@ -62,7 +72,7 @@ function decodedLength(b64: string): number | null {
 }
 
 /** Names fields for errors: in a batch, each message's fields carry its index. */
-interface FieldNames {
+export interface FieldNames {
   at(field: string): string;
   /** Runs a check written for a single message, renaming the field of its error for a batch item. */
   wrap<T>(fn: () => T): T;
@@ -96,16 +106,23 @@ export async function prepareMessage(body: SendMessage, ctx: AcceptContext, inde
   const { at } = names;
   const addresses = addressesOf(body, names);
   const { lane, pool } = laneAndPool(body, ctx, at);
-  if (body.text === undefined && body.html === undefined) throw invalid(at('text'), 'one of text or html is required');
+  checkContentFields(body, at);
   const headers = customHeaders(body, names);
+  if (carriesUnsubscribe(lane)) refuseUnsubscribeHeaders(headers, lane, at);
   checkTags(body, names);
   const { attachments, attachmentBytes } = attachmentsOf(body, names);
   await checkSendingDomain(addresses.from, ctx, at);
-  const sendAt = body.send_at ? Date.parse(body.send_at) : null;
+  const sendAt = sendAtOf(body, at);
   const recipients = distinctRecipients(addresses, at);
 
   const messageId = newId('msg', ctx.now);
-  const { raw, sizeBytes } = encode(body, addresses, headers, attachments, attachmentBytes, messageId, ctx, at);
+  const unsubscribe = await unsubscribeFor(ctx, { lane, recipients, messageId, from: addresses.from }, at);
+  if (unsubscribe) Object.assign(headers, unsubscribe.headers);
+  const content = await contentOf(body, ctx, { lane, unsubscribeUrl: unsubscribe?.url ?? null }, names);
+  if (content.html !== null && ctx.track) {
+    content.html = await ctx.track(content.html, { lane, senderDomain: addresses.from.domain, recipients: [...recipients.keys()], messageId, unsubscribeUrl: unsubscribe?.url ?? null });
+  }
+  const { raw, sizeBytes } = encode(content, addresses, headers, attachments, attachmentBytes, messageId, ctx, at);
   const nextAttemptAt = sendAt && sendAt > ctx.now ? sendAt : ctx.now;
   const jobs = [...recipients.values()].map(({ mailbox, kind }) => newJob(body, ctx, { messageId, mailbox, kind, from: addresses.from, lane, pool, nextAttemptAt }));
   return {
@@ -114,7 +131,7 @@ export async function prepareMessage(body: SendMessage, ctx: AcceptContext, inde
       tenantId: ctx.tenantId,
       fromAddress: addresses.from.address,
       fromDomain: addresses.from.domain,
-      subject: body.subject,
+      subject: content.subject,
       lane,
       pool,
       raw,
@@ -136,7 +153,7 @@ function addressesOf(body: SendMessage, { wrap }: FieldNames): Addresses {
   const cc = wrap(() => mailboxes('cc', body.cc));
   const bcc = wrap(() => mailboxes('bcc', body.bcc));
   const replyTo = wrap(() => mailboxes('reply_to', body.reply_to));
-  wrap(() => headerSafe('subject', body.subject));
+  if (body.subject !== undefined) wrap(() => headerSafe('subject', body.subject!));
   return { from, to, cc, bcc, replyTo };
 }
 
@@ -228,7 +245,7 @@ function distinctRecipients({ to, cc, bcc }: Addresses, at: FieldNames['at']) {
 
 /** The message's MIME, built once for all its recipients, within the size limit. */
 function encode(
-  body: SendMessage,
+  body: RenderedContent,
   { from, to, cc, replyTo }: Addresses,
   headers: Record<string, string>,
   attachments: MimeAttachment[],
@@ -243,8 +260,8 @@ function encode(
     cc,
     replyTo,
     subject: body.subject,
-    text: body.text ?? null,
-    html: body.html ?? null,
+    text: body.text,
+    html: body.html,
     headers,
     attachments,
     messageId: `${messageId}@${from.domain}`,
@@ -294,6 +311,15 @@ function newJob(
     updatedAt: ctx.now,
     finishedAt: null,
   };
+}
+
+/** `send_at`, or its alias `scheduled_at`; both given must agree. */
+function sendAtOf(body: SendMessage, at: FieldNames['at']): number | null {
+  if (body.send_at && body.scheduled_at && Date.parse(body.send_at) !== Date.parse(body.scheduled_at)) {
+    throw invalid(at('scheduled_at'), 'is an alias of send_at and differs from it; give one of the two');
+  }
+  const text = body.send_at ?? body.scheduled_at;
+  return text ? Date.parse(text) : null;
 }
 
 /** The trace starts with `accepted`, and `scheduled` when send_at lies ahead. */

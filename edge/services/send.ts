@@ -17,6 +17,10 @@ import { applySuppressions } from './suppression.ts';
 import { OTHER_PROVIDER, providerFor } from '../../shared/policy/providers.ts';
 import { assertOutreachNotPaused } from './feedback.ts';
 import { messageEvent } from '../../shared/events/index.ts';
+import { applyQuotaGuards, recordQuotaUsage } from './quotas.ts';
+import { publicBaseOf, unsubscribeLinks } from './unsubscribe.ts';
+import { trackHtml, trackingPlan } from './tracking.ts';
+import { writeRateLimit } from './rate-limit-headers.ts';
 
 const IDEMPOTENCY_WINDOW_MS = 24 * 3600_000;
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,256}$/;
@@ -43,10 +47,24 @@ function caches(c: Context<AppEnv>): SendCaches {
   return entry;
 }
 
+/**
+ * Drops a removed sending domain from this instance's accept cache, so its next send is refused
+ * at once (other instances, e.g. Worker isolates, refuse it within DOMAINS_CACHE_MS).
+ */
+export function forgetSendingDomain(deps: object, tenantId: string, domain: string) {
+  cachesByDeps.get(deps)?.domains.delete(`${tenantId}\n${domain}`);
+}
+
 export interface SendOutcome {
   status: number;
   body: unknown;
   replayed: boolean;
+}
+
+/** A pool was created, assigned or deleted through the API: the next send reads them again. */
+export function forgetPools(deps: object) {
+  const entry = cachesByDeps.get(deps);
+  if (entry) entry.pools = null;
 }
 
 async function poolsFor(c: Context<AppEnv>, now: number) {
@@ -71,6 +89,7 @@ async function admit(c: Context<AppEnv>, tenantId: string, lanes: string[], now:
   for (const lane of new Set(lanes)) {
     const queued = entry.byLane.get(lane) ?? 0;
     if (queued >= config.laneBacklogLimit) {
+      writeRateLimit(c, { limit: config.laneBacklogLimit, remaining: 0, resetSeconds: 30 });
       throw new ApiError(
         'rate_limited',
         `lane ${lane} has ${queued} undelivered recipients queued, over its bound of ${config.laneBacklogLimit}`,
@@ -114,6 +133,8 @@ export async function sendMessages(
   // Before the lane policies, so suppressed recipients count against no cap.
   const suppressed = await applySuppressions(deps, tenantId, items, now);
   await applyLanePolicies(c, tenantId, items, shape, now);
+  // Daily caps (429) and rogue-batch holds, every lane (SPEC §7; the outreach cap is one of them).
+  await applyQuotaGuards(deps, tenantId, items, now);
 
   const body = render(items);
   const idem = idempotencyKey ? idempotencyRecord(idempotencyKey, requestHash!, JSON.stringify(body), now) : null;
@@ -121,6 +142,7 @@ export async function sendMessages(
   if (outcome.kind === 'conflict') throw idempotencyConflict();
   if (outcome.kind === 'replay') return { status: outcome.status, body: JSON.parse(outcome.response), replayed: true };
 
+  await recordQuotaUsage(deps, tenantId, items, now);
   for (const item of items) deps.metrics.inc('postlane_messages_accepted_total', { lane: item.message.lane });
   for (const s of suppressed) deps.metrics.inc('postlane_recipients_suppressed_total', { reason: s.reason });
   const regions = new Set(items.flatMap((i) => i.jobs.map((j) => j.region)));
@@ -144,12 +166,16 @@ async function takeSendRate(c: Context<AppEnv>, tenantId: string, messages: numb
     ratePerSec: config.tenantRatePerSec,
     burst: config.tenantBurst,
   });
+  const retryAfter = Math.max(1, Math.ceil(bucket.retryAfterMs / 1000));
+  // Reset: until the bucket is full again at its refill rate (or, refused, until the take fits).
+  const refill = (config.tenantBurst - bucket.remaining) / config.tenantRatePerSec;
+  writeRateLimit(c, { limit: config.tenantBurst, remaining: bucket.granted ? bucket.remaining : 0, resetSeconds: bucket.granted ? refill : Math.max(retryAfter, refill) });
   if (!bucket.granted) {
     throw new ApiError(
       'rate_limited',
       `tenant send rate of ${config.tenantRatePerSec} messages/s is exhausted`,
       { limit: 'tenant_send_rate', rate_per_sec: config.tenantRatePerSec },
-      Math.max(1, Math.ceil(bucket.retryAfterMs / 1000)),
+      retryAfter,
     );
   }
 }
@@ -164,6 +190,14 @@ async function acceptContext(c: Context<AppEnv>, tenantId: string, now: number):
     maxMessageBytes: deps.config.maxMessageBytes,
     requireVerifiedDomain: deps.config.requireVerifiedDomain,
     pools: await poolsFor(c, now),
+    // Links point at the platform's public address (POSTLANE_PUBLIC_URL), else where this request came in.
+    unsubscribe: (claim) => unsubscribeLinks(deps, claim, { publicUrl: publicBaseOf(deps.config, c.req.url), intakeHost: deps.config.domainAuth?.intakeHost ?? null }),
+    template: (id, version) => deps.store.getTemplateVersion(tenantId, id, version),
+    async track(html, m) {
+      const policy = await policyFor(deps, { tenantId, lane: m.lane, domain: m.senderDomain }, now);
+      const plan = await trackingPlan(deps, policy, { tenantId, lane: m.lane, recipients: m.recipients, base: deps.config.trackingBase ?? publicBaseOf(deps.config, c.req.url) });
+      return plan ? trackHtml(deps, html, plan, { tenantId, messageId: m.messageId, recipient: m.recipients[0] }, m.unsubscribeUrl) : html;
+    },
     providerOf(domain) {
       let provider = providers.get(domain);
       if (provider === undefined) {
@@ -256,7 +290,6 @@ async function mailDomainsOf(c: Context<AppEnv>, domains: string[]): Promise<Map
  */
 async function applyLanePolicies(c: Context<AppEnv>, tenantId: string, items: NewMessage[], shape: 'single' | 'batch', now: number) {
   const deps = c.get('deps');
-  let outreachRecipients = 0;
   let guard: NonNullable<Awaited<ReturnType<typeof policyFor>>['outreach']> | null = null;
   for (const [index, item] of items.entries()) {
     const lane = item.message.lane as Lane;
@@ -276,7 +309,6 @@ async function applyLanePolicies(c: Context<AppEnv>, tenantId: string, items: Ne
         // `flag`, or flags that do not fail the check (mx_unknown): queued, and the trace says so.
         item.events.push(messageEvent('recipient_flagged', { messageId: item.message.id, jobId: job.id, at: now, data: { recipient: job.recipient, flags: check.flags, reason: check.reason } }));
       }
-      outreachRecipients += sendable.length;
     }
     const constraints = (item.message.constraints ?? {}) as Record<string, unknown>;
     if (policy.sendWindow && !constraints.send_window) {
@@ -288,18 +320,6 @@ async function applyLanePolicies(c: Context<AppEnv>, tenantId: string, items: Ne
     }
     if (policy.ipv4Only && !constraints.ipv4_only) item.message.constraints = { ...(item.message.constraints ?? {}), ipv4_only: true };
   }
-  if (guard && outreachRecipients > 0) {
-    const midnight = Math.floor(now / 86_400_000) * 86_400_000;
-    const sentToday = await deps.store.countJobsSince(tenantId, 'outreach', midnight);
-    if (sentToday + outreachRecipients > guard.dailyCap) {
-      throw new ApiError(
-        'rate_limited',
-        `outreach daily cap of ${guard.dailyCap} recipients would be exceeded (${sentToday} queued today, ${outreachRecipients} in this request)`,
-        { limit: 'outreach_daily_cap', cap: guard.dailyCap, queued_today: sentToday },
-        Math.ceil((midnight + 86_400_000 - now) / 1000),
-      );
-    }
-  }
 }
 
 /**
@@ -309,9 +329,11 @@ async function applyLanePolicies(c: Context<AppEnv>, tenantId: string, items: Ne
 function accepted(item: NewMessage) {
   const suppressed = item.jobs.filter((j) => j.state === 'suppressed').map((j) => j.recipient);
   const queued = item.jobs.length - suppressed.length;
+  // A rogue batch's messages are accepted and held for approval (edge/services/quotas.ts).
+  const held = item.jobs.some((j) => j.state === 'held');
   return {
     id: item.message.id,
-    status: queued === 0 ? ('suppressed' as const) : ('queued' as const),
+    status: queued === 0 ? ('suppressed' as const) : held ? ('held' as const) : ('queued' as const),
     recipients: queued,
     ...(suppressed.length ? { suppressed } : {}),
   };

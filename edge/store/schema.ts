@@ -30,9 +30,14 @@ export const apiKeys = sqliteTable(
     scopes: text('scopes', { mode: 'json' }).$type<string[]>().notNull(),
     name: text('name'),
     createdAt: integer('created_at').notNull(),
+    /** Revoked from this time on; a rotation sets it ahead (the overlap), a revoke to now. */
     revokedAt: integer('revoked_at'),
+    /** Updated at most once a minute per key (edge/middleware/auth.ts). */
+    lastUsedAt: integer('last_used_at'),
+    /** The key this one replaced by rotation. */
+    rotatedFrom: text('rotated_from'),
   },
-  (t) => [uniqueIndex('api_keys_hash').on(t.keyHash)],
+  (t) => [uniqueIndex('api_keys_hash').on(t.keyHash), index('api_keys_tenant').on(t.tenantId, t.createdAt)],
 );
 
 export const nodeTokens = sqliteTable(
@@ -46,8 +51,15 @@ export const nodeTokens = sqliteTable(
     name: text('name'),
     createdAt: integer('created_at').notNull(),
     revokedAt: integer('revoked_at'),
+    /**
+     * A rotation keeps the token's id (IP bindings and the hub's node ownership name it) and
+     * moves the old hash here, valid until previous_expires_at (the overlap).
+     */
+    previousTokenHash: text('previous_token_hash'),
+    previousExpiresAt: integer('previous_expires_at'),
+    rotatedAt: integer('rotated_at'),
   },
-  (t) => [uniqueIndex('node_tokens_hash').on(t.tokenHash)],
+  (t) => [uniqueIndex('node_tokens_hash').on(t.tokenHash), index('node_tokens_previous_hash').on(t.previousTokenHash)],
 );
 
 export const nodes = sqliteTable('nodes', {
@@ -372,3 +384,265 @@ export const webhookDeliveries = sqliteTable(
 
 export type WebhookEndpointRow = typeof webhookEndpoints.$inferSelect;
 export type WebhookDeliveryRow = typeof webhookDeliveries.$inferSelect;
+
+// ---------------------------------------------------------------------------------------------
+// Operator control (SPEC §7): source IPs as resources, the audit log, configuration versions.
+
+/**
+ * Source IPs registered by the operator: the pool each serves and the node token allowed to
+ * send from it. A registered IP overrides what a node declares at hello (edge/hub/sessions.ts);
+ * a draining or retired one gets no new leases.
+ */
+export const sourceIps = sqliteTable('source_ips', {
+  address: text('address').primaryKey(),
+  pool: text('pool').notNull(),
+  /** Only this node token's nodes may send from it; null: any token that allows the address. */
+  nodeTokenId: text('node_token_id'),
+  /** active | draining | retired */
+  status: text('status').notNull(),
+  createdAt: integer('created_at').notNull(),
+  updatedAt: integer('updated_at').notNull(),
+});
+
+/** Every configuration change, by any path: append-only (no route or store call deletes a row). */
+export const auditLog = sqliteTable(
+  'audit_log',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    at: integer('at').notNull(),
+    actorKeyId: text('actor_key_id').notNull(),
+    actorKeyName: text('actor_key_name'),
+    actorTenantId: text('actor_tenant_id'),
+    /** The tenant whose configuration changed (null: the platform's, e.g. pools and IPs). */
+    tenantId: text('tenant_id'),
+    action: text('action').notNull(),
+    targetKind: text('target_kind').notNull(),
+    targetId: text('target_id').notNull(),
+    /** Masked: no secret ever reaches these (edge/services/audit.ts). */
+    before: text('before', { mode: 'json' }).$type<unknown>(),
+    after: text('after', { mode: 'json' }).$type<unknown>(),
+    reason: text('reason'),
+  },
+  (t) => [index('audit_log_tenant').on(t.tenantId, t.id), index('audit_log_target').on(t.targetKind, t.targetId, t.id), index('audit_log_actor').on(t.actorKeyId, t.id)],
+);
+
+/**
+ * Applied configuration versions per tenant (configuration as code): `seq` grows by one per
+ * apply, and the unique (tenant, seq) is what lets only one of two racing applies commit.
+ */
+export const configVersions = sqliteTable(
+  'config_versions',
+  {
+    id: text('id').primaryKey(),
+    tenantId: text('tenant_id').notNull(),
+    seq: integer('seq').notNull(),
+    /** The document as applied (it holds no secrets: they are generated, never declared). */
+    document: text('document', { mode: 'json' }).$type<Record<string, unknown>>().notNull(),
+    /** The changes it made (masked), as the plan showed them. */
+    changes: text('changes', { mode: 'json' }).$type<unknown[]>().notNull(),
+    /** Hash of the live state after the apply. */
+    stateHash: text('state_hash').notNull(),
+    /** apply | rollback */
+    kind: text('kind').notNull(),
+    rollbackOf: text('rollback_of'),
+    appliedBy: text('applied_by').notNull(),
+    appliedAt: integer('applied_at').notNull(),
+  },
+  (t) => [uniqueIndex('config_versions_tenant_seq').on(t.tenantId, t.seq)],
+);
+
+/** Plans waiting for an apply: what they would change, against which live state. */
+export const configPlans = sqliteTable('config_plans', {
+  id: text('id').primaryKey(),
+  tenantId: text('tenant_id').notNull(),
+  /** The seq of the latest version when planned: the apply writes seq + 1. */
+  baseSeq: integer('base_seq').notNull(),
+  /** Hash of the live state when planned: the apply is refused if it differs. */
+  stateHash: text('state_hash').notNull(),
+  document: text('document', { mode: 'json' }).$type<Record<string, unknown>>().notNull(),
+  changes: text('changes', { mode: 'json' }).$type<unknown[]>().notNull(),
+  kind: text('kind').notNull(),
+  rollbackOf: text('rollback_of'),
+  createdBy: text('created_by').notNull(),
+  createdAt: integer('created_at').notNull(),
+  appliedAt: integer('applied_at'),
+});
+
+// Statistics and alerts (events out): rollups kept as message events are written
+// (edge/store/libsql/rollups.ts, same transaction), and the alert rules and log (edge/services/alerts.ts).
+
+/** Outcome counts per minute and dimension; '' / 0 where an event has no class, enhanced or basic code. */
+export const deliveryRollups = sqliteTable(
+  'delivery_rollups',
+  {
+    /** Start of the minute (epoch ms). */
+    minute: integer('minute').notNull(),
+    tenantId: text('tenant_id').notNull(),
+    lane: text('lane').notNull(),
+    pool: text('pool').notNull(),
+    provider: text('provider').notNull(),
+    /** Recipient domain. */
+    domain: text('domain').notNull(),
+    senderDomain: text('sender_domain').notNull(),
+    /** delivered | deferred | bounced | failed | complained */
+    outcome: text('outcome').notNull(),
+    replyClass: text('reply_class').notNull(),
+    enhanced: text('enhanced').notNull(),
+    code: integer('code').notNull(),
+    count: integer('count').notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.minute, t.tenantId, t.lane, t.pool, t.provider, t.domain, t.senderDomain, t.outcome, t.replyClass, t.enhanced, t.code] }),
+    index('delivery_rollups_tenant_minute').on(t.tenantId, t.minute),
+  ],
+);
+
+/** Latency histograms per minute and dimension: counts per log-scale bucket (edge/stats/histogram.ts). */
+export const latencyRollups = sqliteTable(
+  'latency_rollups',
+  {
+    minute: integer('minute').notNull(),
+    tenantId: text('tenant_id').notNull(),
+    lane: text('lane').notNull(),
+    pool: text('pool').notNull(),
+    provider: text('provider').notNull(),
+    domain: text('domain').notNull(),
+    senderDomain: text('sender_domain').notNull(),
+    /** first_attempt | accept | final */
+    metric: text('metric').notNull(),
+    bucket: integer('bucket').notNull(),
+    count: integer('count').notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.minute, t.tenantId, t.lane, t.pool, t.provider, t.domain, t.senderDomain, t.metric, t.bucket] }),
+    index('latency_rollups_tenant_minute').on(t.tenantId, t.minute),
+  ],
+);
+
+/** All-time outcome counts by provider, pool and class: the Prometheus counters (bounded label sets). */
+export const deliveryTotals = sqliteTable(
+  'delivery_totals',
+  {
+    provider: text('provider').notNull(),
+    pool: text('pool').notNull(),
+    outcome: text('outcome').notNull(),
+    replyClass: text('reply_class').notNull(),
+    count: integer('count').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.provider, t.pool, t.outcome, t.replyClass] })],
+);
+
+/** The operator's changes to an alert rule's defaults (edge/alerts/rules.ts), one row per rule. */
+export const alertRules = sqliteTable('alert_rules', {
+  id: text('id').primaryKey(),
+  settings: text('settings', { mode: 'json' }).$type<Record<string, unknown>>().notNull(),
+  updatedAt: integer('updated_at').notNull(),
+});
+
+/** The alert log: one open alert per (rule, subject) at a time (a unique index decides). */
+export const alerts = sqliteTable(
+  'alerts',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    rule: text('rule').notNull(),
+    subject: text('subject').notNull(),
+    /** Whose alert it is (its webhooks get it); null: the platform's (the operator tenant's). */
+    tenantId: text('tenant_id'),
+    /** open | resolved */
+    state: text('state').notNull(),
+    summary: text('summary').notNull(),
+    /** The numbers that tripped it. */
+    numbers: text('numbers', { mode: 'json' }).$type<Record<string, unknown>>().notNull(),
+    /** The numbers when it resolved. */
+    resolvedNumbers: text('resolved_numbers', { mode: 'json' }).$type<Record<string, unknown>>(),
+    raisedAt: integer('raised_at').notNull(),
+    resolvedAt: integer('resolved_at'),
+  },
+  (t) => [
+    uniqueIndex('alerts_open_subject').on(t.rule, t.subject).where(sql`state = 'open'`),
+    index('alerts_raised').on(t.raisedAt),
+  ],
+);
+
+export type AlertRow = typeof alerts.$inferSelect;
+
+/** Stored templates (SPEC §7): one row per template; its content lives in its versions. */
+export const templates = sqliteTable(
+  'templates',
+  {
+    id: text('id').primaryKey(),
+    tenantId: text('tenant_id').notNull(),
+    name: text('name').notNull(),
+    /** The version a send without `template_version` renders. */
+    currentVersion: integer('current_version').notNull(),
+    createdAt: integer('created_at').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  (t) => [index('templates_tenant').on(t.tenantId, t.createdAt)],
+);
+
+/** Every version of a template, kept: a send may name an earlier one. */
+export const templateVersions = sqliteTable(
+  'template_versions',
+  {
+    templateId: text('template_id').notNull(),
+    version: integer('version').notNull(),
+    subject: text('subject').notNull(),
+    text: text('text'),
+    html: text('html'),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.templateId, t.version] })],
+);
+
+// Quota guards (SPEC §7): recipients accepted per quarter hour, and rogue-batch holds.
+
+/**
+ * Recipients a tenant queued, per sending domain, lane and quarter hour (every time zone's
+ * offset is a multiple of 15 minutes, so a local day is a whole number of buckets). Daily caps
+ * sum today's buckets; rogue-batch detection compares the last hour with the trailing week.
+ */
+export const quotaUsage = sqliteTable(
+  'quota_usage',
+  {
+    tenantId: text('tenant_id').notNull(),
+    senderDomain: text('sender_domain').notNull(),
+    lane: text('lane').notNull(),
+    /** Start of the quarter hour, epoch ms. */
+    bucket: integer('bucket').notNull(),
+    recipients: integer('recipients').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.bucket, t.senderDomain, t.lane] })],
+);
+
+/**
+ * A rogue batch held for approval: the tenant's (scope `tenant`, key = tenant id) or one sending
+ * domain's (scope `domain`, key = the domain) held jobs, state `held`, wait for its decision.
+ */
+export const holds = sqliteTable(
+  'holds',
+  {
+    id: text('id').primaryKey(),
+    tenantId: text('tenant_id').notNull(),
+    scope: text('scope').notNull(),
+    key: text('key').notNull(),
+    /** pending | approved | rejected */
+    status: text('status').notNull(),
+    reason: text('reason').notNull(),
+    /** What tripped it: the last hour's volume, the threshold and the trailing p95 per hour. */
+    volume: integer('volume').notNull(),
+    threshold: integer('threshold').notNull(),
+    trailingP95: integer('trailing_p95').notNull(),
+    createdAt: integer('created_at').notNull(),
+    decidedAt: integer('decided_at'),
+    decidedBy: text('decided_by'),
+    decisionReason: text('decision_reason'),
+  },
+  (t) => [
+    // One open hold per tenant or domain: later sends of the burst join it (the store decides).
+    uniqueIndex('holds_pending_target').on(t.tenantId, t.scope, t.key).where(sql`status = 'pending'`),
+    index('holds_tenant').on(t.tenantId, t.createdAt),
+  ],
+);
+
+export type HoldRow = typeof holds.$inferSelect;

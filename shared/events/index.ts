@@ -1,3 +1,4 @@
-/** The event catalog: message events (a message's trace) and policy events (shaping state changes). */
+/** The event catalog: message events (a message's trace), policy events (shaping state changes) and alert events (webhooks only). */
 export * from './message.ts';
 export * from './policy.ts';
+export * from './alert.ts';

@@ -66,6 +66,10 @@ export const MESSAGE_EVENT_SCHEMAS = {
   accepted: z.object({ recipients: z.number().int(), lane: z.string(), pool: z.string(), size_bytes: z.number().int() }),
   /** send_at lies ahead: the jobs wait until then. */
   scheduled: z.object({ send_at: iso }),
+  /** The sender canceled the message before any job was leased: its queued jobs are `canceled`, never sent. */
+  canceled: z.object({ recipients: z.number().int(), send_at: iso.nullable() }),
+  /** The sender moved a not-yet-leased message's send time; its queued jobs wait until then. */
+  rescheduled: z.object({ send_at: iso, previous_send_at: iso.nullable(), recipients: z.number().int() }),
   /** A recipient on the tenant's suppression list: its job is written `suppressed`, never queued. */
   suppressed: z.object({
     recipient: z.string(),
@@ -108,6 +112,30 @@ export const MESSAGE_EVENT_SCHEMAS = {
   complained: matchedReport.extend({ suppressed: z.literal(true) }),
   /** An ARF report that is not a complaint (not-spam, auth-failure, …): recorded only. */
   feedback_report: matchedReport,
+  /** A dead-lettered job was replayed (POST /v1/dead-letters/replay): the new job that sends it again. */
+  replayed: z.object({
+    replay_message: z.string(),
+    replay_job: z.string(),
+    by_key: z.string(),
+    pool: z.string(),
+    lane: z.string(),
+    forced: z.boolean(),
+    reason: z.string().nullable(),
+  }),
+  /** First event of a replay: the dead-lettered job this one sends again. */
+  replay_of: z.object({ original_message: z.string(), original_job: z.string(), recipient: z.string(), pool: z.string(), lane: z.string() }),
+  /** A rogue batch (SPEC §7 quota guards): accepted but held until an operator approves it. */
+  held: z.object({ hold_id: z.string(), scope: z.enum(['tenant', 'domain']), key: z.string(), reason: z.string() }),
+  /** The operator approved the hold: queued for delivery. */
+  hold_approved: z.object({ hold_id: z.string(), by_key: z.string(), reason: z.string().nullable() }),
+  /** The operator rejected the hold: never sent. */
+  hold_rejected: z.object({ hold_id: z.string(), by_key: z.string(), reason: z.string().nullable() }),
+  /** The recipient used the one-click unsubscribe (RFC 8058) of this message: suppressed for its tenant. */
+  unsubscribed: z.object({ recipient: z.string(), lane: z.string(), sender_domain: z.string(), method: z.enum(['one_click', 'mailto']), suppressed: z.literal(true) }),
+  /** The tracking pixel of this message was fetched (a mail client, or a proxy or scanner on its behalf). */
+  opened: z.object({ recipient: z.string(), user_agent: z.string().nullable() }),
+  /** A tracked link of this message was followed; `url` is the signed target it redirected to. */
+  clicked: z.object({ recipient: z.string(), url: z.string(), user_agent: z.string().nullable() }),
   /** A DSN that did not change the job's state (a delay, or a bounce already known). */
   dsn_received: dsnNotice.extend({
     class: z.string().optional(),

@@ -206,9 +206,9 @@ export function eligiblePools(all: PoolInfo[], c: RoutingConstraints, tenantId: 
 // ---------------------------------------------------------------------------------------------
 // Outreach guard-rails
 
+/** The outreach lane's daily cap is the lane's quota (`quota.dailyCap`, shared/policy/quota.ts), one shape for every lane. */
 export interface OutreachGuard {
   batchSize: number;
-  dailyCap: number;
   businessHours: SendWindow;
   /** Complaints / sent above which outreach pauses (needs `pauseMinVolume` sends to judge). */
   pauseOnComplaintRate: number;
@@ -223,7 +223,6 @@ export interface OutreachGuard {
 export const DEFAULT_OUTREACH_GUARD: OutreachGuard = {
   // Seed article: "Early campaigns start with hundreds, not tens of thousands".
   batchSize: 25,
-  dailyCap: 200,
   businessHours: { days: ['mon', 'tue', 'wed', 'thu', 'fri'], start: '09:00', end: '17:00' },
   pauseOnComplaintRate: 0.001,
   pauseMinVolume: 100,
@@ -240,19 +239,20 @@ export interface OutreachCheck {
 
 export function checkOutreach(
   guard: OutreachGuard,
-  input: { requested: number; sentToday: number; tz: string; now: number; recent?: { sent: number; complained: number } },
+  input: { requested: number; sentToday: number; dailyCap: number | null; tz: string; now: number; recent?: { sent: number; complained: number } },
 ): OutreachCheck {
   const { recent, tz, now } = input;
+  const dailyCap = input.dailyCap ?? Number.POSITIVE_INFINITY;
   if (recent && recent.sent >= guard.pauseMinVolume && recent.complained / recent.sent > guard.pauseOnComplaintRate) {
     return { allowed: 0, paused: true, reason: `complaint rate ${((recent.complained / recent.sent) * 100).toFixed(2)}% above ${(guard.pauseOnComplaintRate * 100).toFixed(2)}%: paused`, retryAt: null };
   }
-  if (input.sentToday >= guard.dailyCap) {
-    return { allowed: 0, paused: false, reason: `daily cap ${guard.dailyCap} reached`, retryAt: nextWindowOpen(guard.businessHours, tz, nextLocalMidnight(tz, now)) };
+  if (input.sentToday >= dailyCap) {
+    return { allowed: 0, paused: false, reason: `daily cap ${dailyCap} reached`, retryAt: nextWindowOpen(guard.businessHours, tz, nextLocalMidnight(tz, now)) };
   }
   if (!isInWindow(guard.businessHours, tz, now)) {
     return { allowed: 0, paused: false, reason: 'outside business hours in the recipient time zone', retryAt: nextWindowOpen(guard.businessHours, tz, now) };
   }
-  const allowed = Math.max(0, Math.min(input.requested, guard.batchSize, guard.dailyCap - input.sentToday));
+  const allowed = Math.max(0, Math.min(input.requested, guard.batchSize, dailyCap - input.sentToday));
   return { allowed, paused: false, reason: null, retryAt: null };
 }
 

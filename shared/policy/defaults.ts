@@ -21,6 +21,7 @@ import { PolicyValidationError } from './providers.ts';
 import { DEFAULT_LANE_WEIGHTS, LANES, type Lane, type LaneWeights } from './scheduler.ts';
 import { DurationSchema, PositiveRateSchema, formatIssues } from './units.ts';
 import { DEFAULT_WARMUP, type WarmupPlan } from './warmup.ts';
+import { DEFAULT_QUOTA, DEFAULT_ROGUE, type QuotaPolicy } from './quota.ts';
 
 export interface LanePolicy {
   /** Pools this traffic leaves from, in preference order. */
@@ -41,6 +42,13 @@ export interface LanePolicy {
   warmup: { enabled: boolean; plan: WarmupPlan };
   /** Outreach guard-rails; null outside the outreach lane. */
   outreach: OutreachGuard | null;
+  /** Quota guards (SPEC §7): daily caps per tenant and sending domain, rogue-batch holds (shared/policy/quota.ts). */
+  quota: QuotaPolicy;
+  /**
+   * Open and click tracking (SPEC §7), off by default. `firstTouch`: whether outreach to a recipient
+   * never delivered to before is tracked too (seed 001: no link tracking on initial touches).
+   */
+  tracking: { opens: boolean; clicks: boolean; firstTouch: boolean };
 }
 
 type DeepPartial<T> = T extends readonly unknown[] ? T : T extends object ? { [K in keyof T]?: DeepPartial<T[K]> | (null extends T[K] ? null : never) } : T;
@@ -79,6 +87,8 @@ export const BUILTIN_POLICY: LanePolicy = {
   aimd: DEFAULT_AIMD,
   warmup: { enabled: true, plan: DEFAULT_WARMUP },
   outreach: null,
+  quota: DEFAULT_QUOTA,
+  tracking: { opens: false, clicks: false, firstTouch: false },
 };
 
 export const DEFAULT_POLICY_DOCUMENT: PolicyDocument = {
@@ -92,6 +102,8 @@ export const DEFAULT_POLICY_DOCUMENT: PolicyDocument = {
       sendWindow: DEFAULT_OUTREACH_GUARD.businessHours,
       tenantRate: '60/min',
       outreach: DEFAULT_OUTREACH_GUARD,
+      // Seed article: "Early campaigns start with hundreds, not tens of thousands".
+      quota: { dailyCap: 200 },
       // Cold mail: trip earlier, and warm up slower.
       breaker: { minVolume: 100, slowStartOn: { complaintRate: 0.001, bounceRate: 0.03, blocks: 3 }, openOn: { complaintRate: 0.003, bounceRate: 0.08, blocks: 10 } },
       warmup: { plan: { growth: 1.25 } },
@@ -133,6 +145,24 @@ export const WarmupPlanSchema = v.partial(
     spacingJitter: ratio,
   }),
 );
+
+const QuotaSchema = v.partial(
+  v.strictObject({
+    dailyCap: v.nullable(int(0)),
+    domainDailyCap: v.nullable(int(0)),
+    timeZone: v.pipe(v.string(), v.check(isTimeZone, 'expected an IANA time zone like "Europe/Paris"')),
+    rogue: v.nullable(v.partial(v.strictObject({ multiple: v.pipe(v.number(), v.minValue(1)), minVolume: int(0) }))),
+  }),
+);
+
+function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 const LayerSchema = v.strictObject({
   pools: v.optional(v.array(name)),
@@ -185,7 +215,6 @@ const LayerSchema = v.strictObject({
       v.partial(
         v.strictObject({
           batchSize: int(1),
-          dailyCap: int(0),
           businessHours: SendWindowSchema,
           pauseOnComplaintRate: ratio,
           pauseMinVolume: int(0),
@@ -194,6 +223,8 @@ const LayerSchema = v.strictObject({
       ),
     ),
   ),
+  quota: v.optional(QuotaSchema),
+  tracking: v.optional(v.partial(v.strictObject({ opens: v.boolean(), clicks: v.boolean(), firstTouch: v.boolean() }))),
 });
 
 const laneLayers = v.partial(v.strictObject({ transactional: LayerSchema, lifecycle: LayerSchema, outreach: LayerSchema }));
@@ -286,6 +317,8 @@ export function resolvePolicy(doc: PolicyDocument, at: { tenantId: string; lane:
   if (policy.dedicatedOnly) policy = { ...policy, allowSharedSpillover: false };
   // A partial outreach block on a lane that had none fills from the shipped guard-rails.
   if (policy.outreach) policy = { ...policy, outreach: { ...DEFAULT_OUTREACH_GUARD, ...policy.outreach } };
+  // Likewise a rogue block set where a broader layer had switched it off.
+  if (policy.quota.rogue) policy = { ...policy, quota: { ...policy.quota, rogue: { ...DEFAULT_ROGUE, ...policy.quota.rogue } } };
   // Operator policy is a floor: a stored tenant layer looser than it (the operator may have
   // tightened since the tenant's PUT) is held to it here, wherever the policy is resolved.
   let clamped: string[] = [];

@@ -20,6 +20,8 @@ export type Direction =
   | 'lower'
   /** Numbers: higher is tighter. */
   | 'higher'
+  /** A cap (number or null): lower is tighter; null (no cap) is the loosest. */
+  | 'lowerCap'
   /** Rate strings ("60/min"): lower is tighter; null (no cap) is the loosest. */
   | 'lowerRate'
   /** Durations ("1h"): longer is tighter. */
@@ -107,11 +109,25 @@ export const FLOOR_DIRECTIONS: Readonly<Record<string, Direction>> = {
   // Outreach guard-rails.
   outreach: 'required',
   'outreach.batchSize': 'lower',
-  'outreach.dailyCap': 'lower',
   'outreach.businessHours': 'window',
   'outreach.pauseOnComplaintRate': 'lower',
   'outreach.pauseMinVolume': 'lower',
   'outreach.verification': { order: ['reject', 'flag'] },
+
+  // Quota guards (shared/policy/quota.ts): lower caps, holds on less volume.
+  'quota.dailyCap': 'lowerCap',
+  'quota.domainDailyCap': 'lowerCap',
+  // Where the tenant's day starts: its own business, it moves no cap.
+  'quota.timeZone': 'free',
+  'quota.rogue': 'required',
+  'quota.rogue.multiple': 'lower',
+  'quota.rogue.minVolume': 'lower',
+
+  // Tracking (SPEC §7): opens and clicks are the sender's choice, not a delivery guard-rail; tracking
+  // first touches of outreach is what seed 001 advises against, so off is tighter.
+  'tracking.opens': 'free',
+  'tracking.clicks': 'free',
+  'tracking.firstTouch': 'false',
 };
 
 export interface FloorViolation {
@@ -165,6 +181,9 @@ export function isWithinFloor(direction: Direction, value: unknown, floor: unkno
       return (value as number) <= (floor as number);
     case 'higher':
       return (value as number) >= (floor as number);
+    case 'lowerCap':
+      if (floor === null || floor === undefined) return true;
+      return value !== null && value !== undefined && (value as number) <= (floor as number);
     case 'lowerRate':
       if (floor === null || floor === undefined) return true;
       return value !== null && value !== undefined && parseRate(value as string) <= parseRate(floor as string);
@@ -199,6 +218,7 @@ const ALLOWED: Record<Exclude<Direction, object>, string> = {
   fixed: 'only the operator sets it',
   lower: 'a tenant may only lower it',
   higher: 'a tenant may only raise it',
+  lowerCap: 'a tenant may only lower it (null, no cap, is looser)',
   lowerRate: 'a tenant may only lower it (null, no cap, is looser)',
   longer: 'a tenant may only lengthen it',
   shorter: 'a tenant may only shorten it',

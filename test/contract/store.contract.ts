@@ -32,8 +32,11 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>) {
 
     test('tenants, API keys and node tokens are found by hash; unknown hashes are not', async () => {
       const { tenantId, keyId, keyHash } = await newTenant(store, ['admin', 'send']);
-      assert.deepEqual(await store.findApiKey(keyHash), { keyId, tenantId, scopes: ['admin', 'send'] });
+      assert.deepEqual(await store.findApiKey(keyHash), { keyId, tenantId, scopes: ['admin', 'send'], name: 'initial', expiresAt: null });
       assert.equal(await store.findApiKey('0'.repeat(64)), null);
+      const byId = await store.findApiKeyById(keyId);
+      assert.deepEqual(byId && { keyId: byId.keyId, tenantId: byId.tenantId, scopes: byId.scopes }, { keyId, tenantId, scopes: ['admin', 'send'] });
+      assert.equal(await store.findApiKeyById(unique('key')), null);
 
       const tokenHash = unique('token-hash');
       const id = unique('tok');
@@ -355,6 +358,57 @@ export function storeContract(name: string, open: () => Promise<OpenedStore>) {
       await store.acceptMessages(tenantId, [newMessage({ tenantId, recipients: ['x@dest.test'], pool, now })], null);
       const [job] = await store.claimJobs({ nodeId: 'node-d', region: 'eu', pools: [pool], limit: 1, now, leaseTtlMs: 60_000 });
       assert.deepEqual([job.returnPathDomain, job.dkimDomain], ['bounce.shop.test', 'shop.test'], 'a claim carries its domain for VERP and DKIM');
+    });
+
+    test('schedule changes: cancel and reschedule apply whole or not at all, with their event only when applied', async () => {
+      const { tenantId } = await newTenant(store);
+      const pool = unique('pool');
+      const now = Date.now();
+      const due = (ms: number) => newMessage({ tenantId, recipients: ['a@dest.test', 'b@dest.test'], pool, now: now + ms });
+      const [later, leased, other] = [due(3_600_000), due(0), due(3_600_000)];
+      await store.acceptMessages(tenantId, [later, leased, other], null);
+      const event = (messageId: string, type: 'canceled' | 'rescheduled') => ({ messageId, jobId: null, type, at: now, data: { recipients: 2 } });
+
+      const moved = await store.changeSchedule({ tenantId, messageId: later.message.id, now, action: { kind: 'reschedule', sendAt: now + 7_200_000 }, event: event(later.message.id, 'rescheduled') });
+      assert.deepEqual(moved, { kind: 'applied', recipients: 2 });
+      const read = (await store.getMessage(tenantId, later.message.id))!;
+      assert.equal(read.message.sendAt, now + 7_200_000);
+      assert.deepEqual(read.jobs.map((j) => j.nextAttemptAt), [now + 7_200_000, now + 7_200_000]);
+      assert.deepEqual(read.events.map((e) => e.type).slice(-1), ['rescheduled']);
+
+      // One job leased: the whole message is past changing, and no event is written.
+      await store.claimJobs({ nodeId: 'node-s', region: 'eu', pools: [pool], limit: 1, now, leaseTtlMs: 60_000 });
+      const late = await store.changeSchedule({ tenantId, messageId: leased.message.id, now, action: { kind: 'cancel' }, event: event(leased.message.id, 'canceled') });
+      assert.equal(late.kind, 'too_late');
+      const untouched = (await store.getMessage(tenantId, leased.message.id))!;
+      assert.deepEqual(untouched.jobs.map((j) => j.state).sort(), ['leased', 'queued']);
+      assert.ok(!untouched.events.some((e) => e.type === 'canceled'));
+
+      // Another tenant cannot change it; its owner cancels every job, and the claim skips them.
+      const stranger = await newTenant(store);
+      assert.deepEqual(await store.changeSchedule({ tenantId: stranger.tenantId, messageId: other.message.id, now, action: { kind: 'cancel' }, event: event(other.message.id, 'canceled') }), { kind: 'not_found' });
+      assert.deepEqual(await store.changeSchedule({ tenantId, messageId: other.message.id, now, action: { kind: 'cancel' }, event: event(other.message.id, 'canceled') }), { kind: 'applied', recipients: 2 });
+      assert.deepEqual((await store.getMessage(tenantId, other.message.id))!.jobs.map((j) => j.state), ['canceled', 'canceled']);
+      assert.deepEqual(await store.claimJobs({ nodeId: 'node-s', region: 'eu', pools: [pool], limit: 10, now: now + 3_600_000, leaseTtlMs: 60_000 }).then((jobs) => jobs.filter((j) => j.messageId === other.message.id)), []);
+    });
+
+    test('sending domains: deleted by their tenant only, and not while mail from them waits', async () => {
+      const { tenantId } = await newTenant(store);
+      const stranger = await newTenant(store);
+      const id = unique('dom');
+      await store.createDomain({
+        id, tenantId, domain: 'shop.test', dkimSelector: 'pl1', dkimAlgorithm: 'rsa-sha256', dkimPrivateKeyEnc: 'v1.sealed', dkimPublicKey: 'pub',
+        returnPathDomain: 'bounces.shop.test', status: 'pending', createdAt: Date.now(), verifyToken: 'tok', checks: null, checkedAt: null, verifiedAt: null,
+      });
+      const waiting = newMessage({ tenantId, recipients: ['a@dest.test'], pool: unique('pool'), now: Date.now() + 3_600_000 });
+      await store.acceptMessages(tenantId, [waiting], null);
+      assert.equal(await store.deleteDomain(stranger.tenantId, id), 'not_found');
+      assert.equal(await store.deleteDomain(tenantId, id), 'in_use');
+      const now = Date.now();
+      await store.changeSchedule({ tenantId, messageId: waiting.message.id, now, action: { kind: 'cancel' }, event: { messageId: waiting.message.id, jobId: null, type: 'canceled', at: now, data: null } });
+      assert.equal(await store.deleteDomain(tenantId, id), 'deleted');
+      assert.equal(await store.getDomain(tenantId, id), null);
+      assert.equal(await store.deleteDomain(tenantId, id), 'not_found');
     });
   });
 }

@@ -98,7 +98,7 @@ describe('feedback: outreach pauses when complaints rise, and says why', () => {
   before(async () => {
     ({ sim, p } = await setup({ sim: { other: { complains: (rcpt) => rcpt.startsWith('cold') } } }));
     // Outreach at any hour for the test; pause above 10 % complaints once 5 were sent.
-    const put = await p.api('PUT', '/v1/policies', { lanes: { outreach: { sendWindow: null, outreach: { pauseOnComplaintRate: 0.1, pauseMinVolume: 5, dailyCap: 1000 } } } });
+    const put = await p.api('PUT', '/v1/policies', { lanes: { outreach: { sendWindow: null, outreach: { pauseOnComplaintRate: 0.1, pauseMinVolume: 5 }, quota: { dailyCap: 1000 } } } });
     assert.equal(put.status, 200, JSON.stringify(put.body));
   });
   after(async () => {

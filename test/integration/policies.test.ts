@@ -48,10 +48,10 @@ describe('policies and outreach guard-rails', () => {
     assert.equal(before.status, 200);
     assert.ok(before.body.resolved.outreach.outreach, 'outreach guard-rails are on by default');
     assert.equal(before.body.resolved.transactional.outreach, null);
-    const put = await p.api('PUT', '/v1/policies', { lanes: { outreach: { outreach: { dailyCap: 3 } } } });
+    const put = await p.api('PUT', '/v1/policies', { lanes: { outreach: { quota: { dailyCap: 3 } } } });
     assert.equal(put.status, 200, JSON.stringify(put.body));
     assert.equal(put.body.version, before.body.version + 1);
-    assert.equal(put.body.resolved.outreach.outreach.dailyCap, 3);
+    assert.equal(put.body.resolved.outreach.quota.dailyCap, 3);
     assert.ok(put.body.resolved.outreach.layers.includes('tenants.default.lanes.outreach'));
   });
 
@@ -103,7 +103,7 @@ describe('policies and outreach guard-rails', () => {
     p.dns.zone.set('nullmx.test', { mx: [{ preference: 0, exchange: '.' }] });
     p.dns.zone.set('implicit.test', { a: ['192.0.2.10'] });
     p.dns.zone.set('flaky.test', { servfail: true });
-    const put = await p.api('PUT', '/v1/policies', { lanes: { outreach: { outreach: { dailyCap: 100 } } } });
+    const put = await p.api('PUT', '/v1/policies', { lanes: { outreach: { quota: { dailyCap: 100 } } } });
     assert.equal(put.status, 200, JSON.stringify(put.body));
     const anyTime = { constraints: { send_window: { timezone: 'UTC', start_hour: 0, end_hour: 24 } } };
 
@@ -119,7 +119,7 @@ describe('policies and outreach guard-rails', () => {
       assert.equal(res.status, 202, `${domain}: ${JSON.stringify(res.body)}`);
     }
     // `flag`: queued, and the trace records why it would have been refused.
-    const flag = await p.api('PUT', '/v1/policies', { lanes: { outreach: { outreach: { dailyCap: 100, verification: 'flag' } } } });
+    const flag = await p.api('PUT', '/v1/policies', { lanes: { outreach: { quota: { dailyCap: 100 }, outreach: { verification: 'flag' } } } });
     assert.equal(flag.status, 200, JSON.stringify(flag.body));
     const flagged = await p.api('POST', '/v1/messages', { ...outreach('lead@nullmx.test'), ...anyTime });
     assert.equal(flagged.status, 202, JSON.stringify(flagged.body));

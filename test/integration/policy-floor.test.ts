@@ -27,7 +27,7 @@ describe('operator policy is a floor for tenant policies', () => {
 
   test('raising the outreach daily cap or the tenant rate above the operator’s is refused, naming the field', async () => {
     const cases: Array<[unknown, string, RegExp]> = [
-      [{ lanes: { outreach: { outreach: { dailyCap: 5000 } } } }, 'lanes.outreach.outreach.dailyCap', /200.*only lower/],
+      [{ lanes: { outreach: { quota: { dailyCap: 5000 } } } }, 'lanes.outreach.quota.dailyCap', /200.*only lower/],
       [{ lanes: { outreach: { tenantRate: '600/min' } } }, 'lanes.outreach.tenantRate', /"60\/min".*only lower/],
       [{ lanes: { outreach: { tenantRate: null } } }, 'lanes.outreach.tenantRate', /only lower/],
       [{ lanes: { outreach: { sendWindow: null } } }, 'lanes.outreach.sendWindow', /only narrow/],
@@ -42,22 +42,22 @@ describe('operator policy is a floor for tenant policies', () => {
   });
 
   test('lowering them is stored and the effective policy uses the tenant’s tighter values', async () => {
-    const res = await put({ lanes: { outreach: { outreach: { dailyCap: 50 }, tenantRate: '10/min' } } });
+    const res = await put({ lanes: { outreach: { quota: { dailyCap: 50 }, tenantRate: '10/min' } } });
     assert.equal(res.status, 200, JSON.stringify(res.body));
     const view = await p.api('GET', '/v1/policies', undefined, as);
-    assert.equal(view.body.resolved.outreach.outreach.dailyCap, 50);
+    assert.equal(view.body.resolved.outreach.quota.dailyCap, 50);
     assert.equal(view.body.resolved.outreach.tenantRate, '10/min');
     assert.equal(view.body.resolved.outreach.clamped, undefined);
   });
 
   test('the operator is not held to a floor, and tightening later clamps the stored tenant value', async () => {
-    const op = await p.api('PUT', '/v1/policies', { lanes: { outreach: { outreach: { dailyCap: 20 }, tenantRate: '5/min' } } });
+    const op = await p.api('PUT', '/v1/policies', { lanes: { outreach: { quota: { dailyCap: 20 }, tenantRate: '5/min' } } });
     assert.equal(op.status, 200, JSON.stringify(op.body));
     const view = await p.api('GET', '/v1/policies', undefined, as);
-    assert.equal(view.body.document.lanes.outreach.outreach.dailyCap, 50, 'the stored document is the tenant’s');
-    assert.equal(view.body.resolved.outreach.outreach.dailyCap, 20, 'the effective cap is the new floor');
+    assert.equal(view.body.document.lanes.outreach.quota.dailyCap, 50, 'the stored document is the tenant’s');
+    assert.equal(view.body.resolved.outreach.quota.dailyCap, 20, 'the effective cap is the new floor');
     assert.equal(view.body.resolved.outreach.tenantRate, '5/min');
-    assert.deepEqual(view.body.resolved.outreach.clamped, ['tenantRate', 'outreach.dailyCap']);
+    assert.deepEqual(view.body.resolved.outreach.clamped, ['tenantRate', 'quota.dailyCap']);
     // The operator may loosen its own floor (it is the floor), and switching it off applies to it.
     const loosen = await p.api('PUT', '/v1/policies', { lanes: { outreach: { outreach: null } } });
     assert.equal(loosen.status, 200, JSON.stringify(loosen.body));

@@ -38,6 +38,8 @@ const dsn = { type: 'dsn', report_message_id: '<d@mta>', original_message_id: nu
 const MESSAGE_SAMPLES: { [T in MessageEventType]: MessageEventData<T> } = {
   accepted: { recipients: 2, lane: 'transactional', pool: 'transactional', size_bytes: 1200 },
   scheduled: { send_at: at },
+  canceled: { recipients: 2, send_at: at },
+  rescheduled: { send_at: at, previous_send_at: null, recipients: 2 },
   suppressed: { recipient: 'a@example.com', reason: 'on the list', suppression_reason: 'complaint', listed_at: at },
   recipient_flagged: { recipient: 'info@example.com', flags: ['role_account'], reason: null },
   leased: { node: 'eu-1', region: 'eu', pool: 'transactional', ips: ['192.0.2.7'], provider: 'gmail', attempt: 1, lease_expires_at: at },
@@ -52,6 +54,14 @@ const MESSAGE_SAMPLES: { [T in MessageEventType]: MessageEventData<T> } = {
   complained: { ...report, matched_recipient: 'a@example.com', pool: 'outreach', sender_domain: 'example.com', suppressed: true },
   feedback_report: { ...report, feedback_type: 'not-spam', matched_recipient: 'a@example.com', pool: 'outreach', sender_domain: 'example.com' },
   dsn_received: { ...dsn, action: 'delayed', status: '4.4.1' },
+  unsubscribed: { recipient: 'a@example.com', lane: 'lifecycle', sender_domain: 'example.com', method: 'one_click', suppressed: true },
+  opened: { recipient: 'a@example.com', user_agent: 'Mozilla/5.0' },
+  clicked: { recipient: 'a@example.com', url: 'https://example.com/pricing', user_agent: null },
+  replayed: { replay_message: 'msg_2', replay_job: 'job_2', by_key: 'key_1', pool: 'second', lane: 'transactional', forced: false, reason: null },
+  replay_of: { original_message: 'msg_1', original_job: 'job_1', recipient: 'a@example.com', pool: 'second', lane: 'transactional' },
+  held: { hold_id: 'hold_1', scope: 'tenant', key: 'ten_1', reason: '2000 recipients in the last hour, over 20 x the trailing p95' },
+  hold_approved: { hold_id: 'hold_1', by_key: 'key_1', reason: 'planned launch' },
+  hold_rejected: { hold_id: 'hold_1', by_key: 'key_1', reason: null },
 };
 
 const metrics = { sent: 100, bounced: 1, complained: 3, blocked: 0, bounceRate: 0.01, complaintRate: 0.03 };

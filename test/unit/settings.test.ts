@@ -175,8 +175,8 @@ describe('settings: values', () => {
   });
 
   test('one mapping to AppConfig', () => {
-    const config = appConfig(parseNodeEnv({ POSTLANE_MAX_MESSAGE_BYTES: '65536', POSTLANE_TENANT_BURST: '9', POSTLANE_LANE_BACKLOG_LIMIT: '7', POSTLANE_MAX_CONCURRENT_REQUESTS: '64', POSTLANE_LEASE_TTL_MS: '3000', POSTLANE_HEARTBEAT_MS: '500', POSTLANE_REQUIRE_VERIFIED_DOMAIN: '1', POSTLANE_SPF_INCLUDE: 'SPF.Example.NET', POSTLANE_INTAKE_HOST: 'intake.example.net' }));
-    assert.deepEqual(config, { maxMessageBytes: 65536, tenantRatePerSec: 5000, tenantBurst: 9, laneBacklogLimit: 7, maxConcurrentRequests: 64, leaseTtlMs: 3000, heartbeatMs: 500, requireVerifiedDomain: true, domainAuth: { spfInclude: 'spf.example.net', intakeHost: 'intake.example.net' } });
+    const config = appConfig(parseNodeEnv({ POSTLANE_MAX_MESSAGE_BYTES: '65536', POSTLANE_TENANT_BURST: '9', POSTLANE_LANE_BACKLOG_LIMIT: '7', POSTLANE_MAX_CONCURRENT_REQUESTS: '64', POSTLANE_LEASE_TTL_MS: '3000', POSTLANE_HEARTBEAT_MS: '500', POSTLANE_REQUIRE_VERIFIED_DOMAIN: '1', POSTLANE_SPF_INCLUDE: 'SPF.Example.NET', POSTLANE_INTAKE_HOST: 'intake.example.net', POSTLANE_BASELINE_DAYS: '21' }));
+    assert.deepEqual(config, { maxMessageBytes: 65536, tenantRatePerSec: 5000, tenantBurst: 9, laneBacklogLimit: 7, maxConcurrentRequests: 64, leaseTtlMs: 3000, heartbeatMs: 500, requireVerifiedDomain: true, baselineDays: 21, domainAuth: { spfInclude: 'spf.example.net', intakeHost: 'intake.example.net' } });
   });
 
   test('defaults per runtime: the hub tick is 250 ms on Node and 1 s on Workers', () => {

@@ -30,7 +30,8 @@ import ts from 'typescript';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const SCANNED = ['edge', 'mta-node', 'shared', 'dev', 'bench', 'scripts'];
-const SOURCE = /\.(ts|mts|cts|js|mjs|cjs)$/;
+// .tsx: the dashboard's pages (edge/ui/) are in the Worker bundle like any other edge file.
+const SOURCE = /\.(ts|tsx|mts|cts|js|mjs|cjs)$/;
 
 /** Packages that only run on Node (or pull Node builtins in): never in the Worker bundle or shared/. */
 const NODE_ONLY = [
@@ -66,7 +67,7 @@ export interface ModuleRef {
 
 /** Every module a source text names, and (for the shared/ rule) every other 'node:…' string in it. */
 export function moduleRefs(text: string, fileName: string): ModuleRef[] {
-  const kind = /\.(js|mjs|cjs)$/.test(fileName) ? ts.ScriptKind.JS : ts.ScriptKind.TS;
+  const kind = /\.(js|mjs|cjs)$/.test(fileName) ? ts.ScriptKind.JS : fileName.endsWith('.tsx') ? ts.ScriptKind.TSX : ts.ScriptKind.TS;
   const sf = ts.createSourceFile(fileName, text, ts.ScriptTarget.Latest, true, kind);
   const out: ModuleRef[] = [];
   const seen = new Set<ts.Node>();

@@ -13,6 +13,21 @@ export class LibsqlDomains implements DomainStore {
     return result.rowsAffected === 1 ? ('created' as const) : ('exists' as const);
   }
 
+  async deleteDomain(tenantId: string, id: string) {
+    const rows = await this.db
+      .delete(sendingDomains)
+      .where(
+        and(
+          eq(sendingDomains.tenantId, tenantId),
+          eq(sendingDomains.id, id),
+          sql`NOT EXISTS (SELECT 1 FROM delivery_jobs j WHERE j.tenant_id = ${tenantId} AND j.sender_domain = ${sendingDomains.domain} AND j.state IN ('queued', 'leased', 'held'))`,
+        ),
+      )
+      .returning({ id: sendingDomains.id });
+    if (rows.length > 0) return 'deleted' as const;
+    return (await this.getDomain(tenantId, id)) ? ('in_use' as const) : ('not_found' as const);
+  }
+
   async listDomains(tenantId: string) {
     return this.db.select().from(sendingDomains).where(eq(sendingDomains.tenantId, tenantId)).orderBy(asc(sendingDomains.domain));
   }

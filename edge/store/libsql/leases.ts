@@ -16,6 +16,16 @@ import { dkimKeyIdOf } from '../../../shared/protocol.ts';
 /** Service order of shared/lanes.ts as SQL: `CASE lane WHEN 'transactional' THEN 0 … ELSE <last> END` (an unknown lane goes last). */
 const LANE_ORDER = sql`CASE ${deliveryJobs.lane} ${sql.raw(LANES.slice(0, -1).map((lane, i) => `WHEN '${lane}' THEN ${i}`).join(' '))} ELSE ${sql.raw(String(LANES.length - 1))} END`;
 
+/** Jobs of these pools; of a dedicated pool, only its tenant's (a pool assigned later keeps others' jobs out). */
+function poolCondition(names: string[], owners: Record<string, string>) {
+  const shared = names.filter((p) => owners[p] === undefined);
+  const parts = [
+    ...(shared.length ? [sql`pool IN (${sql.join(shared.map((p) => sql`${p}`), sql`, `)})`] : []),
+    ...names.filter((p) => owners[p] !== undefined).map((p) => sql`(pool = ${p} AND tenant_id = ${owners[p]})`),
+  ];
+  return sql`(${sql.join(parts, sql` OR `)})`;
+}
+
 /** What a transition writes besides the job: its events, and the suppression of a hard bounce. */
 export type TransitionWrites = Pick<MessageStore, 'appendEvents'> & Pick<SuppressionStore, 'recordFeedback'>;
 
@@ -67,7 +77,7 @@ export class LibsqlLeases implements LeaseStore {
           SELECT id FROM ${deliveryJobs}
           WHERE state = 'queued' AND next_attempt_at <= ${req.now}
             AND (region IS NULL OR region = ${req.region})
-            AND pool IN (${sql.join(req.pools.map((p) => sql`${p}`), sql`, `)})
+            AND ${poolCondition(req.pools, req.poolOwners ?? {})}
             ${quota.lane === '*' ? sql`` : sql`AND lane = ${quota.lane}`}
             ${'tenantId' in quota && quota.tenantId ? sql`AND tenant_id = ${quota.tenantId}` : sql``}
             ${sql.join(exclude, sql` `)}

@@ -6,6 +6,7 @@ import type { IdempotencyClaim, MessageStore, NewMessage, NewMessageEvent } from
 import { deliveryJobs, idempotencyKeys, messageEvents, messages } from '../schema.ts';
 import { eventStatements, type PostlaneDb } from './db.ts';
 import { AcceptGroupCommit } from './group-commit.ts';
+import { rollupStatements } from './rollups.ts';
 
 export class LibsqlMessages implements MessageStore {
   private readonly accepts: AcceptGroupCommit;
@@ -91,7 +92,8 @@ export class LibsqlMessages implements MessageStore {
 
   async appendEvents(events: NewMessageEvent[]) {
     if (events.length === 0) return;
-    await this.db.$client.batch(eventStatements(events), 'write');
+    // The rollups move in the events' own transaction (edge/stats/rollup.ts).
+    await this.db.$client.batch([...eventStatements(events), ...(await rollupStatements(this.db, events))], 'write');
   }
 
   async jobEvents(messageId: string, jobId: string, types: string[]) {

@@ -10,6 +10,7 @@ import type { SuppressionRecord } from '../../domain/records.ts';
 import type { FeedbackRecording, NewSuppression, SuppressionQuery, SuppressionStore } from '../../ports/store.ts';
 import { suppressions } from '../schema.ts';
 import { chunks, eventStatements, type PostlaneDb } from './db.ts';
+import { rollupStatements } from './rollups.ts';
 import { nextMacrotask } from './group-commit.ts';
 
 interface PendingLookup {
@@ -84,7 +85,8 @@ export class LibsqlSuppressions implements SuppressionStore {
   }
 
   async recordFeedback(input: FeedbackRecording) {
-    const statements: InStatement[] = eventStatements(input.events);
+    // The rollups move in the events' own transaction (edge/stats/rollup.ts).
+    const statements: InStatement[] = [...eventStatements(input.events), ...(await rollupStatements(this.db, input.events))];
     const inserts = chunks(input.suppressions).map((part) => {
       const q = this.db.insert(suppressions).values(part).onConflictDoNothing().returning({ address: suppressions.address }).toSQL();
       return { sql: q.sql, args: q.params as InValue[] };

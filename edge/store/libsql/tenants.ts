@@ -1,5 +1,5 @@
 /** Tenants with their API keys, and the tokens MTA nodes connect with: both stored as hashes. */
-import { eq } from 'drizzle-orm';
+import { and, eq, gt, or } from 'drizzle-orm';
 import type { NewApiKey, NewNodeToken, NewTenant, TenantStore } from '../../ports/store.ts';
 import { apiKeys, nodeTokens, tenants } from '../schema.ts';
 import type { PostlaneDb } from './db.ts';
@@ -9,8 +9,16 @@ export class LibsqlTenants implements TenantStore {
 
   async findApiKey(keyHash: string) {
     const row = await this.db.query.apiKeys.findFirst({ where: eq(apiKeys.keyHash, keyHash) });
-    if (!row || row.revokedAt) return null;
-    return { keyId: row.id, tenantId: row.tenantId, scopes: row.scopes };
+    // A rotated key stays valid until its revoked_at (the overlap); the caller's cache checks expiresAt.
+    if (!row || (row.revokedAt !== null && row.revokedAt <= Date.now())) return null;
+    return { keyId: row.id, tenantId: row.tenantId, scopes: row.scopes, name: row.name, expiresAt: row.revokedAt };
+  }
+
+  async findApiKeyById(keyId: string) {
+    const row = await this.db.query.apiKeys.findFirst({ where: eq(apiKeys.id, keyId) });
+    // As findApiKey: live until its revoked_at (a rotation's overlap), refused from then on.
+    if (!row || (row.revokedAt !== null && row.revokedAt <= Date.now())) return null;
+    return { keyId: row.id, tenantId: row.tenantId, scopes: row.scopes, name: row.name, expiresAt: row.revokedAt };
   }
 
   async createTenant(tenant: NewTenant, key: NewApiKey) {
@@ -21,8 +29,12 @@ export class LibsqlTenants implements TenantStore {
   }
 
   async findNodeToken(tokenHash: string) {
-    const row = await this.db.query.nodeTokens.findFirst({ where: eq(nodeTokens.tokenHash, tokenHash) });
-    if (!row || row.revokedAt) return null;
+    const now = Date.now();
+    // The current secret, or the one a rotation replaced while its overlap lasts.
+    const row = await this.db.query.nodeTokens.findFirst({
+      where: or(eq(nodeTokens.tokenHash, tokenHash), and(eq(nodeTokens.previousTokenHash, tokenHash), gt(nodeTokens.previousExpiresAt, now))),
+    });
+    if (!row || (row.revokedAt !== null && row.revokedAt <= now)) return null;
     return { id: row.id, region: row.region, allowedIps: row.allowedIps };
   }
 

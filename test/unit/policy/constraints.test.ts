@@ -82,13 +82,13 @@ test('pools: dedicated-only, no spillover, region, IPv4-only', () => {
 test('outreach guard-rails: pause, cap, hours, batch', () => {
   const monday10Paris = iso('2026-11-23T09:00:00Z');
   const table: Array<[name: string, input: Parameters<typeof checkOutreach>[1], allowed: number, reason: RegExp | null, retryAt: string | null]> = [
-    ['in hours, small batch', { requested: 10, sentToday: 0, tz: 'Europe/Paris', now: monday10Paris }, 10, null, null],
-    ['batch size caps a request', { requested: 500, sentToday: 0, tz: 'Europe/Paris', now: monday10Paris }, 25, null, null],
-    ['near the daily cap', { requested: 25, sentToday: 190, tz: 'Europe/Paris', now: monday10Paris }, 10, null, null],
-    ['daily cap reached: next business morning', { requested: 5, sentToday: 200, tz: 'Europe/Paris', now: monday10Paris }, 0, /daily cap/, '2026-11-24T08:00:00Z'],
-    ['out of hours', { requested: 5, sentToday: 0, tz: 'America/New_York', now: monday10Paris }, 0, /business hours/, '2026-11-23T14:00:00Z'],
-    ['complaints pause', { requested: 5, sentToday: 0, tz: 'Europe/Paris', now: monday10Paris, recent: { sent: 400, complained: 1 } }, 0, /paused/, null],
-    ['too few sends to judge complaints', { requested: 5, sentToday: 0, tz: 'Europe/Paris', now: monday10Paris, recent: { sent: 50, complained: 1 } }, 5, null, null],
+    ['in hours, small batch', { requested: 10, sentToday: 0, dailyCap: 200, tz: 'Europe/Paris', now: monday10Paris }, 10, null, null],
+    ['batch size caps a request', { requested: 500, sentToday: 0, dailyCap: 200, tz: 'Europe/Paris', now: monday10Paris }, 25, null, null],
+    ['near the daily cap', { requested: 25, sentToday: 190, dailyCap: 200, tz: 'Europe/Paris', now: monday10Paris }, 10, null, null],
+    ['daily cap reached: next business morning', { requested: 5, sentToday: 200, dailyCap: 200, tz: 'Europe/Paris', now: monday10Paris }, 0, /daily cap/, '2026-11-24T08:00:00Z'],
+    ['out of hours', { requested: 5, sentToday: 0, dailyCap: 200, tz: 'America/New_York', now: monday10Paris }, 0, /business hours/, '2026-11-23T14:00:00Z'],
+    ['complaints pause', { requested: 5, sentToday: 0, dailyCap: 200, tz: 'Europe/Paris', now: monday10Paris, recent: { sent: 400, complained: 1 } }, 0, /paused/, null],
+    ['too few sends to judge complaints', { requested: 5, sentToday: 0, dailyCap: 200, tz: 'Europe/Paris', now: monday10Paris, recent: { sent: 50, complained: 1 } }, 5, null, null],
   ];
   for (const [name, input, allowed, reason, retryAt] of table) {
     const r = checkOutreach(DEFAULT_OUTREACH_GUARD, input);

@@ -60,8 +60,8 @@ test('tenant, lane and sending-domain layers, most specific last', () => {
   assert.deepEqual(other.pools, ['lifecycle']);
   assert.equal(other.regions, null);
   // A partial outreach block on another lane fills from the shipped guard-rails.
-  const partial = resolvePolicy(loadPolicyDocument({ lanes: { lifecycle: { outreach: { dailyCap: 1000 } } } }), { tenantId: 'x', lane: 'lifecycle' });
-  assert.equal(partial.outreach?.dailyCap, 1000);
+  const partial = resolvePolicy(loadPolicyDocument({ lanes: { lifecycle: { outreach: { verification: 'flag' } } } }), { tenantId: 'x', lane: 'lifecycle' });
+  assert.equal(partial.outreach?.verification, 'flag');
   assert.equal(partial.outreach?.batchSize, 25);
 });
 

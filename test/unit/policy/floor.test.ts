@@ -56,7 +56,7 @@ test('each direction: which way is tighter', () => {
     ['free', ['anything'], ['else'], true],
   ];
   for (const [direction, value, floor, within] of cases) assert.equal(isWithinFloor(direction, value, floor), within, `${JSON.stringify(direction)} ${JSON.stringify(value)} vs ${JSON.stringify(floor)}`);
-  assert.equal(FLOOR_DIRECTIONS['outreach.dailyCap'], 'lower');
+  assert.equal(FLOOR_DIRECTIONS['quota.dailyCap'], 'lowerCap');
   assert.equal(FLOOR_DIRECTIONS.tenantRate, 'lowerRate');
   assert.equal(FLOOR_DIRECTIONS.outreach, 'required');
   assert.equal(FLOOR_DIRECTIONS['breaker.openOn.complaintRate'], 'lower');
@@ -77,53 +77,53 @@ test('send windows: a subset is tighter, including windows past midnight; null i
 test("a tenant's loosening is named by its document path; tightening passes", () => {
   const names = (tenant: unknown, operator: unknown = {}) => tenantFloorViolations(doc(operator, tenant), 'acme').map((v) => v.field);
   assert.deepEqual(names({ lanes: { outreach: { outreach: null } } }), ['lanes.outreach.outreach']);
-  assert.deepEqual(names({ lanes: { outreach: { outreach: { dailyCap: 500 } } } }), ['lanes.outreach.outreach.dailyCap']);
+  assert.deepEqual(names({ lanes: { outreach: { quota: { dailyCap: 500 } } } }), ['lanes.outreach.quota.dailyCap']);
   assert.deepEqual(names({ lanes: { outreach: { tenantRate: '600/min' } } }), ['lanes.outreach.tenantRate']);
   assert.deepEqual(names({ lanes: { outreach: { tenantRate: null } } }), ['lanes.outreach.tenantRate']);
   assert.deepEqual(names({ lanes: { outreach: { sendWindow: null } } }), ['lanes.outreach.sendWindow']);
   assert.deepEqual(names({ defaults: { breaker: { openOn: { complaintRate: 0.5 } } } }), ['defaults.breaker.openOn.complaintRate']);
   assert.deepEqual(names({ domains: { 'acme.com': { lanes: { outreach: { outreach: { verification: 'flag' } } } } } }), ['domains.acme.com.lanes.outreach.outreach.verification']);
-  assert.deepEqual(names({ lanes: { outreach: { outreach: { dailyCap: 50, batchSize: 5 }, tenantRate: '10/min' } } }), []);
+  assert.deepEqual(names({ lanes: { outreach: { outreach: { batchSize: 5 }, quota: { dailyCap: 50 }, tenantRate: '10/min' } } }), []);
   // A more specific tighter layer makes a looser general one harmless.
   assert.deepEqual(names({ defaults: { tenantRate: '1000/min' }, lanes: { outreach: { tenantRate: '30/min' } } }), []);
   // The operator's own values are the floor: it may loosen the built-ins, and then so may tenants, up to it.
-  assert.deepEqual(names({ lanes: { outreach: { outreach: { dailyCap: 500 } } } }, { lanes: { outreach: { outreach: { dailyCap: 1000 } } } }), []);
-  assert.deepEqual(names({ lanes: { outreach: { outreach: { dailyCap: 150 } } } }, { lanes: { outreach: { outreach: { dailyCap: 100 } } } }), ['lanes.outreach.outreach.dailyCap']);
+  assert.deepEqual(names({ lanes: { outreach: { quota: { dailyCap: 500 } } } }, { lanes: { outreach: { quota: { dailyCap: 1000 } } } }), []);
+  assert.deepEqual(names({ lanes: { outreach: { quota: { dailyCap: 150 } } } }, { lanes: { outreach: { quota: { dailyCap: 100 } } } }), ['lanes.outreach.quota.dailyCap']);
   // The operator is not held to a floor: its document is the floor.
   assert.deepEqual(tenantFloorViolations(doc({ lanes: { outreach: { outreach: null } } }, {}), OP), []);
-  const [v] = tenantFloorViolations(doc({}, { lanes: { outreach: { outreach: { dailyCap: 500 } } } }), 'acme');
+  const [v] = tenantFloorViolations(doc({}, { lanes: { outreach: { quota: { dailyCap: 500 } } } }), 'acme');
   assert.match(v.reason, /200.*only lower/);
 });
 
 test('resolution clamps a stored tenant layer to the current floor (the operator tightened later)', () => {
   // Stored when the floor was 200/day and 60/min: the tenant's 150 and 50/min were tighter then.
-  const tenant = { lanes: { outreach: { outreach: { dailyCap: 150, batchSize: 10 }, tenantRate: '50/min' } } };
+  const tenant = { lanes: { outreach: { outreach: { batchSize: 10 }, quota: { dailyCap: 150 }, tenantRate: '50/min' } } };
   const before = resolvePolicy(doc({}, tenant), { tenantId: 'acme', lane: 'outreach' });
-  assert.equal(before.outreach?.dailyCap, 150);
+  assert.equal(before.quota.dailyCap, 150);
   assert.equal(before.clamped, undefined);
-  const operator = { lanes: { outreach: { outreach: { dailyCap: 100 }, tenantRate: '20/min' } } };
+  const operator = { lanes: { outreach: { quota: { dailyCap: 100 }, tenantRate: '20/min' } } };
   const after = resolvePolicy(doc(operator, tenant), { tenantId: 'acme', lane: 'outreach' });
-  assert.equal(after.outreach?.dailyCap, 100, 'held to the tightened floor');
+  assert.equal(after.quota.dailyCap, 100, 'held to the tightened floor');
   assert.equal(after.outreach?.batchSize, 10, 'the tenant’s tighter value stays');
   assert.equal(after.tenantRate, '20/min');
-  assert.deepEqual(after.clamped, ['tenantRate', 'outreach.dailyCap']);
+  assert.deepEqual(after.clamped, ['tenantRate', 'quota.dailyCap']);
   assert.ok(after.layers.includes('floor:tenants.default'));
   // A removed guard-rail stored before the check existed comes back whole.
   const off = resolvePolicy(doc({}, { lanes: { outreach: { outreach: null, sendWindow: null } } }), { tenantId: 'acme', lane: 'outreach' });
   assert.deepEqual(off.outreach, resolvePolicy(DEFAULT_POLICY_DOCUMENT, { tenantId: 'x', lane: 'outreach' }).outreach);
   assert.ok(off.sendWindow);
   // The operator itself resolves to its own document.
-  assert.equal(resolvePolicy(doc(operator, tenant), { tenantId: OP, lane: 'outreach' }).outreach?.dailyCap, 100);
+  assert.equal(resolvePolicy(doc(operator, tenant), { tenantId: OP, lane: 'outreach' }).quota.dailyCap, 100);
   // Without a floor (a document the edge did not assemble) nothing is clamped.
-  assert.equal(resolvePolicy(loadPolicyDocument({ tenants: { acme: { lanes: { outreach: { outreach: { dailyCap: 5000 } } } } } }), { tenantId: 'acme', lane: 'outreach' }).outreach?.dailyCap, 5000);
+  assert.equal(resolvePolicy(loadPolicyDocument({ tenants: { acme: { lanes: { outreach: { quota: { dailyCap: 5000 } } } } } }), { tenantId: 'acme', lane: 'outreach' }).quota.dailyCap, 5000);
 });
 
 test('clampToFloor does not touch its input', () => {
   const floor = resolvePolicy(DEFAULT_POLICY_DOCUMENT, { tenantId: 'x', lane: 'outreach' });
-  const loose = { ...floor, outreach: { ...floor.outreach!, dailyCap: 10_000 } };
+  const loose = { ...floor, quota: { ...floor.quota, dailyCap: 10_000 } };
   const { policy, clamped } = clampToFloor(loose, floor);
-  assert.equal(loose.outreach.dailyCap, 10_000);
-  assert.equal(policy.outreach?.dailyCap, 200);
-  assert.deepEqual(clamped, ['outreach.dailyCap']);
+  assert.equal(loose.quota.dailyCap, 10_000);
+  assert.equal(policy.quota.dailyCap, 200);
+  assert.deepEqual(clamped, ['quota.dailyCap']);
   assert.deepEqual(floorViolations(policy, floor), []);
 });
