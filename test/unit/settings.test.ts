@@ -58,6 +58,7 @@ function problemOf(fn: () => unknown): string {
 const workerEnv = (extra: Record<string, unknown> = {}) => ({
   LEASE_HUB: {},
   RATE_COUNTER: {},
+  WEBHOOK_SENDER: {},
   POSTLANE_DB_URL: 'http://127.0.0.1:8080',
   POSTLANE_MASTER_KEY: newMasterKey(),
   ...extra,
@@ -129,7 +130,7 @@ describe('settings: bad values stop start-up naming the variable', () => {
   });
 
   test('Workers: the database URL and master key are required, and named', () => {
-    const message = problemOf(() => parseWorkerEnv({ LEASE_HUB: {}, RATE_COUNTER: {} }));
+    const message = problemOf(() => parseWorkerEnv({ LEASE_HUB: {}, RATE_COUNTER: {}, WEBHOOK_SENDER: {} }));
     assert.match(message, /POSTLANE_DB_URL: required/);
     assert.match(message, /POSTLANE_MASTER_KEY: required \(wrangler secret put POSTLANE_MASTER_KEY\)/);
   });
