@@ -40,6 +40,9 @@ export function buildWorker(): Promise<string> {
   return bundlePromise;
 }
 
+/** wrangler.toml's [[rules]]: the dashboard's uPlot build is bundled beside the Worker as text. */
+export const WORKER_MODULE_RULES = [{ type: 'Text' as const, include: ['**/*-uPlot.iife.min.js', '**/*-uPlot.min.css'], fallthrough: false }];
+
 /** The Worker's vars in the cluster (the bindings wrangler.toml declares), `overrides` on top. */
 export function workerVars(opts: { dbUrl: string; masterKey: string; regions: string[]; verbose: boolean; overrides?: Record<string, string> }): Record<string, string> {
   return {
@@ -87,6 +90,7 @@ export function workerd(opts: {
       mf = new Miniflare({
         name: opts.hostsObjects ? OBJECTS_SCRIPT : opts.name,
         modules: true,
+        modulesRules: WORKER_MODULE_RULES,
         scriptPath: opts.script,
         modulesRoot: dirname(opts.script),
         compatibilityDate: COMPAT_DATE,

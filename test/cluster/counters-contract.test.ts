@@ -5,6 +5,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { WORKER_MODULE_RULES } from '../../dev/cluster/workerd.ts';
 import { dirname } from 'node:path';
 import { Miniflare } from 'miniflare';
 import type { Counters } from '../../edge/ports/counters.ts';
@@ -83,6 +84,7 @@ before(async () => {
   const script = await buildWorker();
   mf = new Miniflare({
     modules: true,
+      modulesRules: WORKER_MODULE_RULES,
     scriptPath: script,
     modulesRoot: dirname(script),
     compatibilityDate: '2026-04-20',

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { Miniflare } from 'miniflare';
 import { leaseHubPortContract } from '../contract/lease-hub-port.contract.ts';
 import { startCluster } from '../../dev/cluster/index.ts';
-import { OBJECTS_SCRIPT } from '../../dev/cluster/workerd.ts';
+import { OBJECTS_SCRIPT, WORKER_MODULE_RULES } from '../../dev/cluster/workerd.ts';
 import { DurableHubs } from '../../edge/durable/hub-client.ts';
 import { openDatabase } from '../../edge/adapters/node-server.ts';
 import { LibsqlStore } from '../../edge/store/libsql-store.ts';
@@ -24,6 +24,7 @@ leaseHubPortContract('Durable Object hubs (workerd cluster)', async () => {
     probe = new Miniflare({
       name: 'lease-hub-port-probe',
       modules: true,
+      modulesRules: WORKER_MODULE_RULES,
       script: 'export default { fetch() { return new Response("probe"); } }',
       compatibilityDate: '2026-04-20',
       durableObjects: { LEASE_HUB: { className: 'LeaseHubObject', scriptName: OBJECTS_SCRIPT, useSQLite: true } },
