@@ -46,7 +46,7 @@ describe('warm-up API: validation and scopes', () => {
       [{ pool: 'default', plan: { spreadOver: 'soon' } }, 'plan.spreadOver', /invalid duration/],
       [{ pool: 'default', plan: { spreadOver: '2d' } }, 'plan.spreadOver', /at most 24h/],
       [{ pool: 'default', plan: 'fast' }, 'plan', /.+/],
-      [{ pool: 'default', extra: 1 }, 'body', /extra/],
+      [{ pool: 'default', extra: 1 }, 'extra', /Unrecognized key/],
     ];
     for (const [body, field, reason] of cases) {
       const res = await p.api('POST', '/v1/warmups', body);
