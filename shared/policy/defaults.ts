@@ -95,7 +95,8 @@ export const DEFAULT_POLICY_DOCUMENT: PolicyDocument = {
   laneWeights: DEFAULT_LANE_WEIGHTS,
   defaults: {},
   lanes: {
-    transactional: { pools: ['transactional'] },
+    // Codes and receipts never wait for a person's approval: a rogue-batch hold is for bulk lanes.
+    transactional: { pools: ['transactional'], quota: { rogue: null } },
     lifecycle: { pools: ['lifecycle'] },
     outreach: {
       pools: ['outreach'],
