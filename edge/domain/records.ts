@@ -56,6 +56,23 @@ export interface DeliveryJobRecord {
   finishedAt: number | null;
 }
 
+/** The state fields of a job that has never been tried: queued, no lease, no reply (accept and replay start here). */
+export function freshJobState(now: number, nextAttemptAt: number) {
+  return {
+    state: 'queued',
+    attempts: 0,
+    nextAttemptAt,
+    leaseId: null,
+    leaseOwner: null,
+    leaseExpiresAt: null,
+    lastReply: null,
+    lastClass: null,
+    createdAt: now,
+    updatedAt: now,
+    finishedAt: null,
+  } satisfies Partial<DeliveryJobRecord>;
+}
+
 /** A state change of a message or one of its jobs; in id order they answer "why". */
 export interface MessageEventRecord {
   id: number;

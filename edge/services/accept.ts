@@ -10,7 +10,7 @@ import { contentIdProblem, headerTextProblem } from '../../shared/header-field.t
 import { ApiError, invalid } from '../../shared/errors.ts';
 import { newId } from '../../shared/ids.ts';
 import type { NewMessage } from '../ports/store.ts';
-import type { SendingDomainRecord } from '../domain/records.ts';
+import { freshJobState, type SendingDomainRecord } from '../domain/records.ts';
 import { missingRequired } from './domains.ts';
 import { messageEvent } from '../../shared/events/index.ts';
 import { carriesUnsubscribe, type UnsubscribeClaim, type UnsubscribeLinks } from './unsubscribe.ts';
@@ -299,17 +299,7 @@ function newJob(
     lane: j.lane,
     region: body.constraints?.region ?? null,
     dedupKey: `${j.messageId}:${j.mailbox.address.toLowerCase()}`,
-    state: 'queued',
-    attempts: 0,
-    nextAttemptAt: j.nextAttemptAt,
-    leaseId: null,
-    leaseOwner: null,
-    leaseExpiresAt: null,
-    lastReply: null,
-    lastClass: null,
-    createdAt: ctx.now,
-    updatedAt: ctx.now,
-    finishedAt: null,
+    ...freshJobState(ctx.now, j.nextAttemptAt),
   };
 }
 

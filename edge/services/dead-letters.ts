@@ -8,7 +8,7 @@
 import type { z } from '@hono/zod-openapi';
 import type { AppDeps } from '../ports/app.ts';
 import type { Caller } from '../context.ts';
-import type { DeliveryJobRecord, MessageRecord } from '../domain/records.ts';
+import { freshJobState, type DeliveryJobRecord, type MessageRecord } from '../domain/records.ts';
 import { replayKeyOf, type DeadLetterQuery, type DeadLetterRecord, type ReplayDraft } from '../ports/operator.ts';
 import type { DeadLetterFilter, DeadLetterSchema, ReplayRequest } from '../../shared/api-operator.ts';
 import { ApiError, invalid } from '../../shared/errors.ts';
@@ -164,17 +164,7 @@ function draftOf(original: MessageRecord, jobs: DeliveryJobRecord[], req: Replay
     region: req.region !== undefined ? req.region : j.region,
     // The replay key: unique in the store, so this original is replayed once.
     dedupKey: replayKeyOf(j.id),
-    state: 'queued',
-    attempts: 0,
-    nextAttemptAt: now,
-    leaseId: null,
-    leaseOwner: null,
-    leaseExpiresAt: null,
-    lastReply: null,
-    lastClass: null,
-    createdAt: now,
-    updatedAt: now,
-    finishedAt: null,
+    ...freshJobState(now, now),
     originalJobId: j.id,
   }));
   const forced = req.force ?? false;

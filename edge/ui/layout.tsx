@@ -89,6 +89,21 @@ export const Layout: FC<PropsWithChildren<{ title: string; page: PageContext }>>
   );
 };
 
+/** A labelled select over a list of values; `any` puts the empty "no filter" option first. */
+export const Choice: FC<{ label: string; name: string; values: readonly string[]; selected: string | undefined; any?: string }> = ({ label, name, values, selected, any }) => (
+  <label>
+    {label}
+    <select name={name}>
+      {any !== undefined && <option value="">{any}</option>}
+      {values.map((v) => (
+        <option value={v} selected={selected === v}>
+          {v}
+        </option>
+      ))}
+    </select>
+  </label>
+);
+
 export const Csrf: FC<{ page: PageContext }> = ({ page }) => <input type="hidden" name={CSRF_FIELD} value={page.csrf} />;
 
 export const Notice: FC<PropsWithChildren<{ error?: boolean }>> = ({ error, children }) => (

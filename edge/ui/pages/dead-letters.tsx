@@ -3,7 +3,7 @@ import type { z } from '@hono/zod-openapi';
 import type { DeadLetterSchema } from '../../../shared/api-operator.ts';
 import { LANES } from '../../../shared/api.ts';
 import { hasScope } from '../session.ts';
-import { Badge, Csrf, Layout, Notice, Pager, Table, Time, type PageContext } from '../layout.tsx';
+import { Badge, Csrf, Layout, Notice, Pager, Table, Time, type PageContext, Choice } from '../layout.tsx';
 
 export interface DeadLetterFilters {
   reason_class?: string;
@@ -35,17 +35,7 @@ export function deadLettersPage(page: PageContext, props: { filters: DeadLetterF
           Recipient domain
           <input name="domain" value={f.domain ?? ''} maxlength={255} />
         </label>
-        <label>
-          Lane
-          <select name="lane">
-            <option value="">any</option>
-            {LANES.map((l) => (
-              <option value={l} selected={f.lane === l}>
-                {l}
-              </option>
-            ))}
-          </select>
-        </label>
+        <Choice label="Lane" name="lane" values={LANES} selected={f.lane} any="any" />
         <label>
           Replayed
           <select name="replayed">

@@ -2,7 +2,7 @@
 import { JOB_STATES, LANES } from '../../../shared/api.ts';
 import type { MessageSummary, MessageWithTrace } from '../../ports/store.ts';
 import { messageStatus } from '../../domain/message-status.ts';
-import { Badge, Layout, Pager, Table, Time, type PageContext } from '../layout.tsx';
+import { Badge, Layout, Pager, Table, Time, type PageContext, Choice } from '../layout.tsx';
 
 export const SINCE_CHOICES: Record<string, { label: string; ms: number }> = {
   '1h': { label: 'the last hour', ms: 3600_000 },
@@ -31,28 +31,8 @@ export function messagesPage(page: PageContext, props: { filters: MessageFilters
         <button type="submit">Open trace</button>
       </form>
       <form class="filters" method="get" action="/ui/messages" aria-label="Filter messages">
-        <label>
-          Status of a recipient
-          <select name="status">
-            <option value="">any</option>
-            {JOB_STATES.map((s) => (
-              <option value={s} selected={f.status === s}>
-                {s}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label>
-          Lane
-          <select name="lane">
-            <option value="">any</option>
-            {LANES.map((l) => (
-              <option value={l} selected={f.lane === l}>
-                {l}
-              </option>
-            ))}
-          </select>
-        </label>
+        <Choice label="Status of a recipient" name="status" values={JOB_STATES} selected={f.status} any="any" />
+        <Choice label="Lane" name="lane" values={LANES} selected={f.lane} any="any" />
         <label>
           Recipient domain
           <input name="domain" value={f.domain ?? ''} placeholder="gmail.com" maxlength={255} />

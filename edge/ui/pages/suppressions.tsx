@@ -2,7 +2,7 @@
 import { SUPPRESSION_REASONS } from '../../../shared/api.ts';
 import type { SuppressionRecord } from '../../domain/records.ts';
 import { hasScope } from '../session.ts';
-import { Csrf, Layout, Notice, Pager, Table, Time, type PageContext } from '../layout.tsx';
+import { Csrf, Layout, Notice, Pager, Table, Time, type PageContext, Choice } from '../layout.tsx';
 
 export interface SuppressionFilters {
   contains?: string;
@@ -22,17 +22,7 @@ export function suppressionsPage(page: PageContext, props: { filters: Suppressio
           Address contains
           <input name="contains" value={f.contains ?? ''} maxlength={320} />
         </label>
-        <label>
-          Reason
-          <select name="reason">
-            <option value="">any</option>
-            {SUPPRESSION_REASONS.map((r) => (
-              <option value={r} selected={f.reason === r}>
-                {r}
-              </option>
-            ))}
-          </select>
-        </label>
+        <Choice label="Reason" name="reason" values={SUPPRESSION_REASONS} selected={f.reason} any="any" />
         <button type="submit">Search</button>
       </form>
       {canAdd ? (
@@ -42,16 +32,7 @@ export function suppressionsPage(page: PageContext, props: { filters: Suppressio
             Address to suppress
             <input name="address" type="email" required maxlength={320} />
           </label>
-          <label>
-            Reason
-            <select name="reason">
-              {SUPPRESSION_REASONS.map((r) => (
-                <option value={r} selected={r === 'manual'}>
-                  {r}
-                </option>
-              ))}
-            </select>
-          </label>
+          <Choice label="Reason" name="reason" values={SUPPRESSION_REASONS} selected="manual" />
           <label>
             Note
             <input name="note" maxlength={500} />
